@@ -1,0 +1,116 @@
+"""The command line: `python -m nst_core CONTENT STYLE -o OUT.png`, for batch work and scripts."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from pathlib import Path
+
+from .backbone import WEIGHTS_ENV, load_backbone
+from .config import INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS, StyleConfig, preset
+from .devices import resolve_device
+from .images import ImageError, save_image
+from .stylize import DivergenceError, stylize
+
+# Flags for the config fields a user sets: (field, flags, help). Defaults come from the chosen preset.
+CONFIG_FLAGS = [
+    ("size", ("-s", "--size"), "longest side of the result in pixels"),
+    ("steps", ("-n", "--steps"), "optimiser iterations"),
+    ("optimizer", ("--optimizer",), "optimiser: " + ", ".join(OPTIMIZERS)),
+    ("lr", ("--lr",), "step size (L-BFGS: about 1; Adam: 0.003 to 0.05)"),
+    ("content_weight", ("-a", "--alpha", "--content-weight"), "content weight alpha"),
+    ("style_weight", ("-b", "--beta", "--style-weight"), "style weight beta"),
+    ("tv_weight", ("--tv", "--tv-weight"), "total-variation smoothing weight"),
+    ("init", ("--init",), "start from: " + ", ".join(INITS)),
+    ("seed", ("--seed",), "random seed for the noise init"),
+    ("style_scale", ("--style-scale",), "style image size relative to the result: larger, bigger strokes"),
+    ("preview_every", ("--preview-every",), "iterations between progress reports"),
+    ("pooling", ("--pooling",), "VGG pooling: " + ", ".join(POOLINGS)),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nst_core",
+        description="Paint a photo in the style of a painting (Gatys et al. neural style transfer).",
+    )
+    parser.add_argument("content", help="the photo (any image Pillow reads)")
+    parser.add_argument("style", help="the painting whose style to use")
+    parser.add_argument("-o", "--output", default="stylized.png", help="where to save the result (PNG)")
+    parser.add_argument("--preset", default="default", choices=list(PRESETS),
+                        help="starting configuration; the flags below change it (default: %(default)s)")
+    fields = {field.name: field for field in dataclasses.fields(StyleConfig)}
+    for name, flags, text in CONFIG_FLAGS:
+        default = fields[name].default
+        choices = {"optimizer": OPTIMIZERS, "init": INITS, "pooling": POOLINGS}.get(name)
+        parser.add_argument(*flags, dest=name, type=type(default), default=None, choices=choices,
+                            help=f"{text} (default preset: {default:g})" if isinstance(default, float)
+                            else f"{text} (default preset: {default})")
+    parser.add_argument("--style-layer-weights", type=float, nargs=len(STYLE_LAYERS), default=None,
+                        metavar="W", help="relative weights of " + ", ".join(STYLE_LAYERS))
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--weights", default=None,
+                        help=f"local VGG19/VGG16 state dict in torchvision's layout (or set ${WEIGHTS_ENV})")
+    parser.add_argument("--save-every", type=int, default=0, metavar="N",
+                        help="also save the picture every N iterations, as OUTPUT_00100.png and so on")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> StyleConfig:
+    """The preset with every flag the user gave applied on top."""
+    changes = {name: getattr(args, name) for name, _, _ in CONFIG_FLAGS if getattr(args, name) is not None}
+    if args.style_layer_weights is not None:
+        changes["style_layer_weights"] = tuple(args.style_layer_weights)
+    if args.save_every:
+        # Intermediate pictures are taken from the reported steps, so report at least that often.
+        base = preset(args.preset, **changes)
+        changes["preview_every"] = math.gcd(base.preview_every, args.save_every)
+    return preset(args.preset, **changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        device = resolve_device(args.device)
+        backbone = load_backbone(args.weights)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{backbone.description}; device {device}", file=sys.stderr)
+
+    from tqdm import tqdm
+
+    output = Path(args.output)
+    progress = tqdm(total=config.steps, unit="it", disable=args.quiet, file=sys.stderr)
+    result = None
+    try:
+        for step in stylize(args.content, args.style, config, backbone=backbone, device=device):
+            progress.update(step.iteration - progress.n)
+            progress.set_postfix(content=f"{step.losses.content:.3g}", style=f"{step.losses.style:.3g}")
+            if step.note:
+                progress.write(step.note)
+            if args.save_every and step.iteration % args.save_every == 0 and not step.done:
+                save_image(step.image, output.with_name(f"{output.stem}_{step.iteration:05d}.png"))
+            result = step
+    except (ImageError, DivergenceError, ValueError) as error:
+        progress.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        progress.close()
+        if result is None:
+            return 130
+        print(f"interrupted: saving the picture at iteration {result.iteration}", file=sys.stderr)
+    progress.close()
+    path = save_image(result.image, output)
+    print(f"saved {path} ({result.image.shape[-1]}x{result.image.shape[-2]}, "
+          f"{result.iteration} iterations, {result.elapsed:.1f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The style-transfer configuration: one frozen dataclass with every knob, and named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+CONTENT_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+POOLINGS = ("max", "avg")
+
+MIN_SIZE = 32  # the deepest style layer (relu5_1) needs at least 2x2 positions
+MAX_SIZE = 8192
+MAX_STEPS = 100_000
+MAX_LR = {"lbfgs": 10.0, "adam": 1.0}  # Adam's lr is in pixel units: 1 already jumps the full range
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every parameter of a Gatys style-transfer run, with its default."""
+
+    size: int = 512  # longest side of the result, in pixels
+    style_scale: float = 1.0  # style image's longest side relative to `size`: larger means bigger brush strokes
+    steps: int = 300  # optimiser iterations
+    optimizer: str = "lbfgs"  # "lbfgs" or "adam"
+    lr: float = 1.0  # L-BFGS: step scale (1 is standard); Adam: step in pixel units (0.003 .. 0.05)
+    content_weight: float = 1.0  # alpha
+    style_weight: float = 1e6  # beta, in the seed recipe's units: alpha 1, beta 1e6 is a balanced picture
+    tv_weight: float = 0.0  # total-variation smoothing; 0 turns it off
+    init: str = "content"  # start from the content image ("content") or from seeded noise ("noise")
+    seed: int = 0  # seeds the noise init, so a run is reproducible
+    preview_every: int = 10  # yield a step (with the current image) every this many iterations
+    content_layer: str = "relu4_2"
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)  # relative; normalised to sum to 1
+    pooling: str = "max"  # "max" as in VGG, or "avg", which Gatys et al. found gives smoother pictures
+
+    def __post_init__(self) -> None:
+        # Lists from a CLI or JSON become tuples, so the frozen config stays hashable.
+        object.__setattr__(self, "style_layers", tuple(self.style_layers))
+        object.__setattr__(self, "style_layer_weights", tuple(float(w) for w in self.style_layer_weights))
+        _check_int("size", self.size, MIN_SIZE, MAX_SIZE, "the longest side of the result in pixels")
+        _check_int("steps", self.steps, 1, MAX_STEPS, "the number of iterations")
+        _check_int("preview_every", self.preview_every, 1, MAX_STEPS, "iterations between previews")
+        _check_int("seed", self.seed, 0, 2**63 - 1, "a non-negative whole number")
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("init", self.init, INITS)
+        _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("content_layer", self.content_layer, CONTENT_LAYERS)
+        _check_float("style_scale", self.style_scale, 0.1, 4.0)
+        _check_float("lr", self.lr, 0.0, MAX_LR[self.optimizer], low_open=True)
+        _check_float("content_weight", self.content_weight, 0.0, 1e12)
+        _check_float("style_weight", self.style_weight, 0.0, 1e15)
+        _check_float("tv_weight", self.tv_weight, 0.0, 1e9)
+        if not self.style_layers:
+            raise ValueError("style_layers is empty: name at least one of " + ", ".join(STYLE_LAYERS))
+        for layer in self.style_layers:
+            _check_choice("style_layers", layer, STYLE_LAYERS)
+        if len(self.style_layer_weights) != len(self.style_layers):
+            raise ValueError(
+                f"style_layer_weights has {len(self.style_layer_weights)} values but style_layers has "
+                f"{len(self.style_layers)}: give one weight per style layer"
+            )
+        for weight in self.style_layer_weights:
+            _check_float("style_layer_weights", weight, 0.0, 1e6)
+        if sum(self.style_layer_weights) <= 0:
+            raise ValueError("style_layer_weights are all 0: give at least one layer a positive weight")
+        if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
+            raise ValueError("content_weight, style_weight and tv_weight are all 0: nothing to optimise")
+
+    @property
+    def layer_weights(self) -> dict[str, float]:
+        """Style layer weights normalised to sum to 1, by layer name."""
+        total = sum(self.style_layer_weights)
+        return {name: w / total for name, w in zip(self.style_layers, self.style_layer_weights)}
+
+    def replace(self, **changes) -> StyleConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_int(name: str, value, low: int, high: int, meaning: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number ({meaning}), got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high} ({meaning}), got {value}")
+
+
+def _check_float(name: str, value, low: float, high: float, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bound = "above" if low_open else "at least"
+        raise ValueError(f"{name} must be {bound} {low:g} and at most {high:g}, got {value:g}")
+
+
+def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+PRESETS: dict[str, StyleConfig] = {
+    # L-BFGS from the content image: the seed's picture in a few hundred iterations (README: "Presets").
+    "default": StyleConfig(),
+    # A quick look while choosing images and weights.
+    "preview": StyleConfig(size=256, steps=100, preview_every=5),
+    # Adam with a step that reaches the result in hundreds rather than tens of thousands of iterations.
+    "adam": StyleConfig(optimizer="adam", lr=0.02, steps=600),
+    # The seed's recipe, kept to reproduce it: Adam, lr 0.003, alpha 1, beta 1e6, content init, 20 000 steps.
+    "seed": StyleConfig(optimizer="adam", lr=0.003, steps=20_000, preview_every=100),
+}
+
+
+def preset(name: str, **changes) -> StyleConfig:
+    """The named preset, with `changes` applied."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return PRESETS[name].replace(**changes)

@@ -1,0 +1,144 @@
+"""Images in and out: load anything Pillow reads (any mode, EXIF-rotated), resize, save PNG."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 80_000_000  # a 16-bit 80 MP image already takes ~1 GB to decode; beyond this, refuse
+MIN_SIDE = 16  # pixels on the short side after resizing: VGG's deepest layer needs a position to look at
+
+ImageLike = Union[str, os.PathLike, bytes, Image.Image, np.ndarray, torch.Tensor]
+
+
+class ImageError(ValueError):
+    """An image that cannot be used, with a message that says why and what to do."""
+
+
+def open_image(source: ImageLike) -> Image.Image:
+    """A decoded RGB PIL image from a path, bytes, PIL image, array (H, W[, C]) or tensor (…, 3, H, W)."""
+    if isinstance(source, torch.Tensor):
+        return to_pil(source)
+    if isinstance(source, np.ndarray):
+        return _rgb(Image.fromarray(_array_to_uint8(source)))
+    if isinstance(source, Image.Image):
+        return _rgb(ImageOps.exif_transpose(source))
+    name = "the image" if isinstance(source, bytes) else str(source)
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(stream) as image:
+                _check_pixels(image, name)
+                image.seek(0)  # the first frame of an animation
+                image.load()
+                return _rgb(ImageOps.exif_transpose(image))
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{name} is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image Pillow can read (PNG, JPEG, WebP, TIFF, BMP, GIF...)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{name} is too large to decode safely (over {MAX_PIXELS:,} pixels)") from None
+    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
+        if isinstance(error, ImageError):
+            raise
+        raise ImageError(f"{name} could not be decoded, it may be truncated or corrupt ({error})") from None
+
+
+def load_image(source: ImageLike, size: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """An image as a (1, 3, H, W) float tensor in [0, 1], its longest side resized to `size`."""
+    image = open_image(source)
+    if size is not None:
+        image = resize_longest(image, size)
+    array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def resize_longest(image: Image.Image, size: int) -> Image.Image:
+    """Resize so the longest side is `size`, keeping the aspect ratio (Lanczos, up or down)."""
+    width, height = image.size
+    scale = size / max(width, height)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if min(new) < MIN_SIDE:
+        raise ImageError(
+            f"the image is {width}x{height}: at {size} px on its longest side its short side would be "
+            f"{min(new)} px, under the {MIN_SIDE} px the network needs; crop it or choose a larger size"
+        )
+    if new == image.size:
+        return image
+    return image.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """A (3, H, W) or (1, 3, H, W) tensor in [0, 1] as an 8-bit RGB PIL image."""
+    if image.ndim == 4:
+        image = image[0]
+    array = image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Save as PNG (the format follows the suffix; PNG when there is none) and return the path."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = image if isinstance(image, Image.Image) else to_pil(image)
+    picture.save(path)
+    return path
+
+
+def _check_pixels(image: Image.Image, name: str) -> None:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name} is {width}x{height} ({width * height / 1e6:.0f} MP), over the {MAX_PIXELS / 1e6:.0f} MP "
+            "that can be decoded safely; scale it down first"
+        )
+    if width < 1 or height < 1:
+        raise ImageError(f"{name} has no pixels ({width}x{height})")
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB; transparency is laid on white, as on a white tee or sticker sheet."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = Image.fromarray(_array_to_uint8(np.asarray(image)))
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _array_to_uint8(array: np.ndarray) -> np.ndarray:
+    """Bring an image array of any dtype to uint8: floats are read as [0, 1], wide ints by their range."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+        array = array.transpose(1, 2, 0)  # channels first
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got shape {array.shape}")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError("the image array contains NaN or infinite values")
+        return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+    if np.issubdtype(array.dtype, np.integer):
+        top = 65535 if array.max(initial=0) > 255 else 255
+        return (np.clip(array, 0, top).astype(np.float64) * (255 / top)).round().astype(np.uint8)
+    raise ImageError(f"unsupported image array type {array.dtype}")

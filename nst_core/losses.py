@@ -1,0 +1,58 @@
+"""The Gatys objective's terms as pure functions of tensors: Gram matrices, content, style, total variation.
+
+Normalisation (how it differs from the paper): Gatys et al. divide a layer's squared Gram error by
+4 N^2 M^2, which still depends on the activation scale of the network. Here each term is *relative*:
+a Gram matrix is the mean over positions of f f^T, so it does not grow with the image, and the
+content and style errors are divided by the energy of their targets. Any per-layer scale of the
+activations (VGG19 against the offline VGG16, a 255x Caffe input) cancels, and so does the image
+size: the same alpha and beta mean the same picture at 256 px and at print size. STYLE_UNIT then puts
+beta in the seed recipe's units, where alpha 1 and beta 1e6 gave a balanced picture.
+"""
+
+from __future__ import annotations
+
+import torch
+
+STYLE_UNIT = 1e-5  # beta 1e6 -> relative style weight 10 against relative content weight alpha 1
+
+
+def gram_sum(features: torch.Tensor) -> torch.Tensor:
+    """Unnormalised Gram matrices, sum over positions of f f^T: (B, C, H, W) -> (B, C, C).
+
+    Being a sum over positions, the Gram matrix of a picture is the sum of its tiles' gram_sum (tiles
+    that do not overlap), which is what print-size rendering accumulates.
+    """
+    flat = features.flatten(2).float()  # (B, C, H*W), float32 even under autocast: Gram sums overflow fp16
+    return flat @ flat.transpose(1, 2)  # (B, C, C)
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrices as a mean over positions, so they do not grow with the image: (B, C, C)."""
+    height, width = features.shape[-2:]
+    return gram_sum(features) / (height * width)
+
+
+def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||value - target||^2 / ||target||^2 per batch item: (B, ...) -> (B,)."""
+    dims = tuple(range(1, target.ndim))
+    error = (value.float() - target.float()).square().sum(dims)
+    energy = target.float().square().sum(dims).clamp_min(1e-12)
+    return error / energy
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Relative squared error of one layer's activations against the content image's: (B,)."""
+    return relative_error(features, target)
+
+
+def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
+               layer_weights: dict[str, float]) -> torch.Tensor:
+    """Weighted sum over layers of the relative Gram error against the style targets: (B,)."""
+    return sum(weight * relative_error(grams[name], targets[name]) for name, weight in layer_weights.items())
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation, the mean squared difference of neighbouring pixels: (B, 3, H, W) -> (B,)."""
+    dy = (image[..., 1:, :] - image[..., :-1, :]).square().mean((1, 2, 3))
+    dx = (image[..., :, 1:] - image[..., :, :-1]).square().mean((1, 2, 3))
+    return dx + dy

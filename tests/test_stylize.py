@@ -1,0 +1,169 @@
+"""The optimisation loop on a small random VGG: steps, ranges, descent, seeds, stopping, divergence."""
+
+import gc
+import importlib
+import math
+import weakref
+
+import pytest
+import torch
+
+from nst_core import DivergenceError, Step, StyleConfig, stylize
+
+stylize_module = importlib.import_module("nst_core.stylize")  # the module; the package exports the function
+
+
+def run(content, style, config, net):
+    return list(stylize(content, style, config, backbone=net, device="cpu"))
+
+
+@pytest.mark.parametrize("steps, every, expected", [(12, 4, [4, 8, 12]), (10, 4, [4, 8, 10]), (3, 5, [3])])
+def test_yields_every_k_iterations_and_at_the_end(tiny_net, content_array, style_array, steps, every, expected):
+    config = StyleConfig(size=48, steps=steps, preview_every=every)
+    result = run(content_array, style_array, config, tiny_net)
+    assert [step.iteration for step in result] == expected
+    assert [step.done for step in result] == [False] * (len(expected) - 1) + [True]
+    assert all(step.total == steps for step in result)
+    assert all(later.elapsed >= earlier.elapsed for earlier, later in zip(result, result[1:]))
+
+
+def test_steps_are_immutable_cpu_pictures_in_range(tiny_net, content_array, style_array, small_config):
+    steps = run(content_array, style_array, small_config.replace(init="noise"), tiny_net)
+    for step in steps:
+        assert step.image.device.type == "cpu" and step.image.dtype == torch.float32
+        assert step.image.shape == (3, 34, 48)  # 40x56 content resized to 48 on its longest side
+        assert 0.0 <= step.image.min() and step.image.max() <= 1.0
+    with pytest.raises(AttributeError):
+        steps[0].iteration = 3
+    assert steps[0].image.data_ptr() != steps[1].image.data_ptr()  # each step owns its picture
+
+
+@pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.05)])
+def test_the_objective_decreases(tiny_net, content_array, style_array, optimizer, lr):
+    config = StyleConfig(size=48, steps=40, preview_every=10, optimizer=optimizer, lr=lr)
+    totals = [step.losses.total for step in run(content_array, style_array, config, tiny_net)]
+    start = stylize_module._measure(tiny_net, _content_tensor(content_array, config),
+                                    _targets(tiny_net, content_array, style_array, config), config)["total"]
+    assert totals[-1] < 0.5 * start
+    assert totals[-1] <= min(totals) * 1.05  # no blow-up at the end
+
+
+def test_losses_add_up(tiny_net, content_array, style_array, small_config):
+    config = small_config.replace(tv_weight=10.0)
+    for step in run(content_array, style_array, config, tiny_net):
+        losses = step.losses
+        assert losses.tv > 0 and losses.style > 0 and losses.content > 0
+        assert losses.total == pytest.approx(losses.content + losses.style + losses.tv, rel=1e-5)
+
+
+def test_a_seed_reproduces_a_run_and_another_seed_differs(tiny_net, content_array, style_array, small_config):
+    config = small_config.replace(init="noise", seed=7)
+    first = run(content_array, style_array, config, tiny_net)[-1].image
+    again = run(content_array, style_array, config, tiny_net)[-1].image
+    other = run(content_array, style_array, config.replace(seed=8), tiny_net)[-1].image
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert (first - other).abs().mean() > 0.01
+
+
+def test_content_init_starts_from_the_photo(tiny_net, content_array, style_array):
+    config = StyleConfig(size=48, steps=1, optimizer="adam", lr=1e-4, preview_every=1)
+    first = run(content_array, style_array, config, tiny_net)[0].image
+    assert (first - _content_tensor(content_array, config)[0]).abs().max() < 2e-3
+
+
+def test_style_scale_sets_the_style_image_size(tiny_net, content_array, style_array, monkeypatch):
+    sizes = []
+    real = stylize_module.load_image
+    monkeypatch.setattr(stylize_module, "load_image", lambda src, size, dev: sizes.append(size) or real(src, size, dev))
+    run(content_array, style_array, StyleConfig(size=48, steps=1, style_scale=0.5), tiny_net)
+    assert sizes == [48, 24]
+
+
+def test_closing_the_generator_ends_the_run_and_frees_its_tensors(tiny_net, content_array, style_array, monkeypatch):
+    made = []
+    real = stylize_module.make_optimizer
+    monkeypatch.setattr(stylize_module, "make_optimizer", lambda image, *a: made.append(weakref.ref(image)) or real(image, *a))
+    steps = stylize(content_array, style_array, StyleConfig(size=48, steps=1000, preview_every=2),
+                    backbone=tiny_net, device="cpu")
+    first = next(steps)
+    assert first.iteration == 2
+    steps.close()
+    gc.collect()
+    assert made and made[0]() is None  # the picture being optimised is gone
+    assert steps.gi_frame is None
+    assert first.image.shape[0] == 3  # what the consumer kept stays usable
+
+
+def test_non_finite_losses_recover_from_the_last_good_picture(tiny_net, content_array, style_array, monkeypatch):
+    real = stylize_module.objective
+    calls = {"n": 0}
+
+    def poisoned(net, image, targets, config):
+        calls["n"] += 1
+        terms = real(net, image, targets, config)
+        if calls["n"] == 7:  # one bad evaluation, as a too-large step would give
+            terms = {name: value * math.nan for name, value in terms.items()}
+        return terms
+
+    monkeypatch.setattr(stylize_module, "objective", poisoned)
+    config = StyleConfig(size=48, steps=16, preview_every=4, optimizer="adam", lr=0.05)
+    steps = run(content_array, style_array, config, tiny_net)
+    assert steps[-1].done
+    assert any("diverged" in step.note for step in steps)
+    for step in steps:
+        assert torch.isfinite(step.image).all() and math.isfinite(step.losses.total)
+        assert step.image.mean() > 0.05  # never a black frame
+
+
+def test_persistent_divergence_stops_with_a_clear_message(tiny_net, content_array, style_array, monkeypatch):
+    real = stylize_module.objective
+
+    def always_nan(net, image, targets, config):
+        return {name: value * math.nan for name, value in real(net, image, targets, config).items()}
+
+    monkeypatch.setattr(stylize_module, "objective", always_nan)
+    config = StyleConfig(size=48, steps=100, preview_every=2, optimizer="adam", lr=0.05)
+    with pytest.raises(DivergenceError, match="lower the learning rate"):
+        run(content_array, style_array, config, tiny_net)
+
+
+def test_divergence_on_the_last_iteration_still_ends_with_the_last_good_picture(
+        tiny_net, content_array, style_array, monkeypatch):
+    real = stylize_module.objective
+    calls = {"n": 0}
+
+    def late_nan(net, image, targets, config):
+        calls["n"] += 1
+        terms = real(net, image, targets, config)
+        return {name: value * math.nan for name, value in terms.items()} if calls["n"] >= 8 else terms
+
+    monkeypatch.setattr(stylize_module, "objective", late_nan)
+    config = StyleConfig(size=48, steps=8, preview_every=4, optimizer="adam", lr=0.05)
+    steps = run(content_array, style_array, config, tiny_net)
+    assert [step.iteration for step in steps] == [4, 8] and steps[-1].done
+    assert "diverged" in steps[-1].note
+    torch.testing.assert_close(steps[-1].image, steps[0].image)
+
+
+def test_a_huge_learning_rate_never_yields_noise(tiny_net, content_array, style_array):
+    config = StyleConfig(size=48, steps=30, preview_every=3, optimizer="adam", lr=1.0)
+    try:
+        steps = run(content_array, style_array, config, tiny_net)
+    except DivergenceError:
+        return  # stopping with a message is allowed
+    photo = _content_tensor(content_array, config)[0]
+    for step in steps:
+        assert isinstance(step, Step) and torch.isfinite(step.image).all()
+        assert step.losses.total < 1e3 * steps[0].losses.total
+
+
+def _content_tensor(array, config):
+    from nst_core import load_image
+
+    return load_image(array, config.size)
+
+
+def _targets(net, content, style, config):
+    content_tensor = _content_tensor(content, config)
+    style_tensor = stylize_module.load_image(style, config.size)
+    return stylize_module.compute_targets(net, content_tensor, style_tensor, config)
