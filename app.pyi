@@ -1,0 +1,219 @@
+"""Tee Style Studio: the Gradio page where a photo is painted in the style of a painting, live."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+try:  # ZeroGPU: `spaces` must be imported before anything touches CUDA
+    import spaces
+except ImportError:  # off a Space, or a Space without ZeroGPU
+    spaces = None
+
+import gradio as gr
+import pandas as pd
+
+from nst_core import PRESETS, DivergenceError, ImageError, StyleConfig, load_backbone, resolve_device, stylize
+from nst_core.background import latest
+from nst_core.config import INITS, OPTIMIZERS, POOLINGS
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")
+PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+DEFAULTS = PRESETS["default"]
+LR_FOR = {"lbfgs": DEFAULTS.lr, "adam": PRESETS["adam"].lr}
+MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
+
+DEVICE = resolve_device(os.environ.get("NST_DEVICE", "auto"))
+BACKBONE = load_backbone()  # once per process, at start-up
+BACKBONE.net.to(DEVICE)
+RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
+
+from gradio.events import Dependency
+
+class PictureUpload(gr.Image):
+    """An image upload handed over as the uploaded file, unopened: nst_core reads any mode, applies EXIF,
+    refuses bombs, and says in plain words what is wrong with a bad file."""
+
+    is_template = True  # drawn by the browser as the ordinary Image component
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return payload.path
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def run_steps(content: str, style: str, config: StyleConfig):
+    """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
+    yield from latest(stylize(content, style, config, backbone=BACKBONE, device=DEVICE))
+
+
+def gpu_seconds(content: str, style: str, config: StyleConfig) -> int:
+    """ZeroGPU time to ask for: start-up plus the iterations at this size, with room to spare."""
+    megapixels = config.size**2 / 1e6
+    return int(min(300, 15 + config.steps * megapixels * 0.05))
+
+
+if spaces is not None and DEVICE.type == "cuda":
+    run_steps = spaces.GPU(duration=gpu_seconds)(run_steps)
+
+
+def make_config(alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale,
+                pooling) -> StyleConfig:
+    """The page's controls as an engine config; a bad value becomes a message on the page."""
+    try:
+        size = int(size)
+        if size > MAX_LIVE_SIZE:
+            raise ValueError(f"size must be at most {MAX_LIVE_SIZE} px for painting in the browser, got {size}")
+        return StyleConfig(
+            content_weight=float(alpha), style_weight=10.0 ** float(log_beta), lr=float(lr), steps=int(steps),
+            size=size, optimizer=optimizer, init=init, tv_weight=float(tv), seed=int(seed),
+            preview_every=int(preview_every), style_scale=float(style_scale), pooling=pooling,
+        )
+    except (TypeError, ValueError, OverflowError) as error:
+        raise gr.Error(f"Please check the settings: {error}") from None
+
+
+def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
+          style_scale, pooling, progress=gr.Progress()):
+    """Paint `content` in the style of `style`, streaming (picture, status, loss plot, download) updates."""
+    if not content or not style:
+        raise gr.Error("Please give both a photo and a painting (upload them or pick from the examples).")
+    config = make_config(alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
+                         style_scale, pooling)
+    history = []
+    try:
+        for step in run_steps(content, style, config):
+            history += [(step.iteration, name, getattr(step.losses, name)) for name in ("content", "style")]
+            left = step.elapsed / step.iteration * (step.total - step.iteration)
+            progress((step.iteration, step.total), desc=f"about {left:.0f} s left", unit="iterations")
+            plot = pd.DataFrame(history, columns=["iteration", "term", "loss"])
+            download = save_result(step.to_pil()) if step.done else gr.DownloadButton(visible=False)
+            yield step.to_pil(), status(step), plot, download
+    except (ImageError, DivergenceError) as error:
+        raise gr.Error(str(error)) from None
+
+
+def status(step) -> str:
+    losses = step.losses
+    state = "done" if step.done else "painting"
+    line = (f"**{state}**: iteration {step.iteration} / {step.total} in {step.elapsed:.1f} s · "
+            f"content {losses.content:.3g} · style {losses.style:.3g}")
+    return line + (f"\n\n⚠️ {step.note}" if step.note else "")
+
+
+def save_result(picture) -> gr.DownloadButton:
+    """The finished picture as a full-resolution PNG behind a download button."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"tee-style-{uuid.uuid4().hex[:12]}.png"
+    picture.save(path)
+    return gr.DownloadButton(f"Download PNG ({picture.width}×{picture.height})", value=str(path), visible=True)
+
+
+def apply_preset(name: str):
+    """The controls set to a preset's values."""
+    config = PRESETS[name]
+    return (config.content_weight, _log10(config.style_weight), config.lr, config.steps, config.size,
+            config.optimizer, config.init, config.tv_weight, config.seed, config.preview_every,
+            config.style_scale, config.pooling)
+
+
+def _log10(value: float) -> float:
+    return round(math.log10(value), 2)
+
+
+def build_demo() -> gr.Blocks:
+    """The page: inputs on the left, the live picture and its progress on the right."""
+    with gr.Blocks(title="Tee Style Studio", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# 👕 Tee Style Studio\nPaint a photo in the style of a painting, for tees, mugs and "
+                    "stickers. Pick or upload a photo and a painting, then press **Paint**.")
+        gr.Markdown(f"Device: `{DEVICE}` · Backbone: {BACKBONE.description}", elem_id="backend")
+        with gr.Row():
+            with gr.Column(scale=1):
+                with gr.Row():
+                    content = PictureUpload(str(ASSETS / PHOTOS[0]), type="filepath", label="Photo",
+                                       sources=["upload", "clipboard"], height=220, elem_id="content")
+                    style = PictureUpload(str(ASSETS / PAINTINGS[0]), type="filepath", label="Painting",
+                                     sources=["upload", "clipboard"], height=220, elem_id="style")
+                photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
+                                    columns=3, height=120, allow_preview=False, elem_id="photos")
+                paintings = gr.Gallery([str(ASSETS / name) for name in PAINTINGS], label="Example paintings",
+                                       columns=3, height=120, allow_preview=False, elem_id="paintings")
+                preset = gr.Radio(list(PRESETS), value="default", label="Preset",
+                                  info="default: finished picture · preview: quick look · seed: the original recipe")
+                alpha = gr.Slider(0, 10, DEFAULTS.content_weight, step=0.05, label="Content weight α",
+                                  info="how much of the photo to keep")
+                log_beta = gr.Slider(3, 9, _log10(DEFAULTS.style_weight), step=0.1, label="Style weight log₁₀ β",
+                                     info="6 means β = 1e6, the balanced default; 7 paints ten times harder")
+                lr = gr.Slider(0.001, 2, DEFAULTS.lr, step=0.001, label="Learning rate",
+                               info="L-BFGS: about 1 · Adam: 0.003 to 0.05")
+                steps = gr.Slider(10, 3000, DEFAULTS.steps, step=10, label="Steps")
+                with gr.Accordion("Advanced", open=False):
+                    size = gr.Slider(64, MAX_LIVE_SIZE, DEFAULTS.size, step=16, label="Size (longest side, px)")
+                    optimizer = gr.Radio(list(OPTIMIZERS), value=DEFAULTS.optimizer, label="Optimizer")
+                    init = gr.Radio(list(INITS), value=DEFAULTS.init, label="Start from")
+                    tv = gr.Slider(0, 100, DEFAULTS.tv_weight, step=0.5, label="Smoothing (total variation)")
+                    seed = gr.Number(DEFAULTS.seed, precision=0, minimum=0, label="Seed (for noise start)")
+                    preview_every = gr.Slider(1, 100, DEFAULTS.preview_every, step=1,
+                                              label="Preview every N iterations")
+                    style_scale = gr.Slider(0.25, 2, DEFAULTS.style_scale, step=0.05,
+                                            label="Style scale (larger: bigger brush strokes)")
+                    pooling = gr.Radio(list(POOLINGS), value=DEFAULTS.pooling, label="Pooling")
+                with gr.Row():
+                    run = gr.Button("Paint", variant="primary", elem_id="run")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+            with gr.Column(scale=1):
+                picture = gr.Image(label="Painting in progress", type="pil", format="png", interactive=False,
+                                   buttons=["download", "fullscreen"], elem_id="result")
+                progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
+                download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
+                plot = gr.LinePlot(x="iteration", y="loss", color="term", label="Loss (weighted terms)",
+                                   height=220, elem_id="plot")
+
+        controls = [alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale,
+                    pooling]
+        photos.select(_pick(PHOTOS), None, content)
+        paintings.select(_pick(PAINTINGS), None, style)
+        preset.change(apply_preset, preset, controls)
+        optimizer.change(lambda name: LR_FOR[name], optimizer, lr)
+        painting = run.click(paint, [content, style, *controls], [picture, progress_line, plot, download],
+                             api_name="paint", show_progress_on=progress_line)
+        stop.click(None, None, None, cancels=[painting])
+    return demo
+
+
+def _pick(names: tuple[str, ...]):
+    def pick(selection: gr.SelectData) -> str:
+        return str(ASSETS / names[selection.index])
+
+    return pick
+
+
+demo = build_demo()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the Tee Style Studio web app.")
+    parser.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("NST_CONCURRENCY", "0")),
+                        help="runs at once (default: 1 on a CPU, 2 on a GPU)")
+    parser.add_argument("--queue-size", type=int, default=int(os.environ.get("NST_QUEUE_SIZE", "30")),
+                        help="jobs waiting at most; more are refused with 'queue full'")
+    args = parser.parse_args()
+    concurrency = args.concurrency or (1 if DEVICE.type == "cpu" else 2)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=concurrency)
+    demo.launch(server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Run a stream of steps in a worker thread so a slow consumer gets the newest frame and never stalls the run."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+def latest(steps: Iterator[T]) -> Iterator[T]:
+    """Yield the newest item of `steps` each time the consumer asks, skipping those it was too slow for.
+
+    `steps` runs in a worker thread. The last item is always delivered, an exception from `steps` is
+    re-raised here, and closing this generator stops the worker at its next item and closes `steps`.
+    """
+    lock = threading.Condition()
+    state = {"item": None, "fresh": False, "finished": False, "error": None}
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in steps:
+                with lock:
+                    state["item"], state["fresh"] = item, True
+                    lock.notify()
+                if stop.is_set():
+                    break
+        except BaseException as error:  # handed to the consumer's thread
+            state["error"] = error
+        finally:
+            close = getattr(steps, "close", None)
+            if close is not None:
+                close()
+            with lock:
+                state["finished"] = True
+                lock.notify()
+
+    worker = threading.Thread(target=work, name="nst-run", daemon=True)
+    worker.start()
+    try:
+        while True:
+            with lock:
+                while not state["fresh"] and not state["finished"]:
+                    lock.wait()
+                item, fresh = state["item"], state["fresh"]
+                state["fresh"] = False
+                finished = state["finished"]
+            if fresh:
+                yield item
+            elif finished:
+                break
+        if state["error"] is not None:
+            raise state["error"]
+    finally:
+        stop.set()
+        worker.join()
