@@ -135,15 +135,17 @@ def stylize(
     optimizer = make_optimizer(image, config, lr)
     last_good = image.detach().clone()
     good_terms = _measure(net, last_good, targets, config)
-    best_total = math.inf
+    best_total = good_terms["total"]
     recoveries = 0
     note = ""
+    latest_terms = {}
 
     def closure() -> torch.Tensor:
+        nonlocal latest_terms
         optimizer.zero_grad(set_to_none=True)
         terms = objective(net, image, targets, config)
         terms["total"].backward()
-        closure.terms = {name: value.detach() for name, value in terms.items()}
+        latest_terms = {name: value.detach() for name, value in terms.items()}
         return terms["total"]
 
     try:
@@ -153,7 +155,7 @@ def stylize(
                 image.clamp_(0, 1)  # pixels stay in the printable range
             if iteration % config.preview_every and iteration != config.steps:
                 continue
-            terms = {name: float(value) for name, value in closure.terms.items()}
+            terms = {name: float(value) for name, value in latest_terms.items()}
             if _diverged(terms["total"], best_total, image):
                 recoveries += 1
                 if recoveries > MAX_RECOVERIES:
@@ -177,14 +179,13 @@ def stylize(
                 total=config.steps,
                 elapsed=time.perf_counter() - started,
                 losses=Losses(**terms),
-                image=last_good.squeeze(0).cpu().clone(),
+                image=last_good.squeeze(0).to("cpu", copy=True),
                 note=note,
             )
             note = ""
     finally:
         # Drop the graph and optimiser state now, not when the generator object is collected.
-        closure.terms = None
-        del optimizer, image, last_good, targets, content_image
+        del optimizer, image, last_good, latest_terms, targets, content_image
 
 
 def _measure(net: FeatureNet, image: torch.Tensor, targets: Targets, config: StyleConfig) -> dict[str, float]:
