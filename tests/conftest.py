@@ -51,17 +51,30 @@ def real_backbone(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_server():
+def app_module():
+    """app.py imported with downloads off, so its start-up never waits on the network."""
+    previous = os.environ.get("NST_OFFLINE")
+    os.environ["NST_OFFLINE"] = "1"
+    try:
+        import app
+    finally:
+        if previous is None:
+            del os.environ["NST_OFFLINE"]
+        else:
+            os.environ["NST_OFFLINE"] = previous
+    return app
+
+
+@pytest.fixture(scope="session")
+def app_server(app_module):
     """The studio launched on loopback (a free port) for the whole session; its URL."""
     import socket
-
-    os.environ.setdefault("NST_OFFLINE", "1")  # the tests never try a download
-    import app
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app.demo.queue(max_size=8, default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo = app_module.demo
+    demo.queue(max_size=8, default_concurrency_limit=1)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield url
-    app.demo.close()
+    demo.close()

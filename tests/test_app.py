@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -12,17 +11,8 @@ from PIL import Image
 
 from gradio_client import Client, handle_file
 
-os.environ.setdefault("NST_OFFLINE", "1")  # the tests never try a download
-
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SMALL = {"size": 64, "steps": 20, "preview_every": 4}
-
-
-@pytest.fixture(scope="module")
-def app_module():
-    import app
-
-    return app
 
 
 @pytest.fixture(scope="module")

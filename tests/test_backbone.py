@@ -114,6 +114,7 @@ def test_a_failed_download_falls_back_to_the_offline_backbone(tmp_path, monkeypa
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv("NST_WEIGHTS", raising=False)
     monkeypatch.setenv("NST_CACHE", str(tmp_path / "nst"))
+    monkeypatch.delenv("NST_OFFLINE", raising=False)
 
     def no_route(*args, **kwargs):
         raise OSError("Network is unreachable")
