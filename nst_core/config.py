@@ -37,11 +37,17 @@ class StyleConfig:
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)  # relative; normalised to sum to 1
     pooling: str = "max"  # "max" as in VGG, or "avg", which Gatys et al. found gives smoother pictures
+    scales: tuple[int, ...] = ()  # coarse-to-fine: longest sides to paint at first, smallest first, all < size
+    scale_steps: tuple[int, ...] = ()  # iterations at each of `scales` (then `steps` at `size`)
+    tile: int = 0  # tile side in pixels for large pictures (a multiple of 16); 0: untiled if it fits in memory
+    memory_gb: float = 0.0  # memory the run may use; 0: most of what the device has free
 
     def __post_init__(self) -> None:
         # Lists from a CLI or JSON become tuples, so the frozen config stays hashable.
         object.__setattr__(self, "style_layers", tuple(self.style_layers))
         object.__setattr__(self, "style_layer_weights", tuple(float(w) for w in self.style_layer_weights))
+        object.__setattr__(self, "scales", tuple(self.scales))
+        object.__setattr__(self, "scale_steps", tuple(self.scale_steps))
         _check_int("size", self.size, MIN_SIZE, MAX_SIZE, "the longest side of the result in pixels")
         _check_int("steps", self.steps, 1, MAX_STEPS, "the number of iterations")
         _check_int("preview_every", self.preview_every, 1, MAX_STEPS, "iterations between previews")
@@ -68,8 +74,27 @@ class StyleConfig:
             _check_float("style_layer_weights", weight, 0.0, 1e6)
         if sum(self.style_layer_weights) <= 0:
             raise ValueError("style_layer_weights are all 0: give at least one layer a positive weight")
+        for scale in self.scales:
+            _check_int("scales", scale, MIN_SIZE, self.size - 1, "coarse sizes below `size`")
+        if list(self.scales) != sorted(set(self.scales)):
+            raise ValueError(f"scales must grow from the smallest, without repeats, got {self.scales}")
+        if len(self.scale_steps) != len(self.scales):
+            raise ValueError(f"scale_steps has {len(self.scale_steps)} values but scales has {len(self.scales)}: "
+                             "give the iterations for each coarse size")
+        for steps in self.scale_steps:
+            _check_int("scale_steps", steps, 1, MAX_STEPS, "iterations at a coarse size")
+        if self.tile:
+            _check_int("tile", self.tile, 64, MAX_SIZE, "tile side in pixels, or 0 to choose")
+            if self.tile % 16:
+                raise ValueError(f"tile must be a multiple of 16 (the deepest layer's grid), got {self.tile}")
+        _check_float("memory_gb", self.memory_gb, 0.0, 4096.0)
         if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
             raise ValueError("content_weight, style_weight and tv_weight are all 0: nothing to optimise")
+
+    @property
+    def total_steps(self) -> int:
+        """Iterations over all scales."""
+        return sum(self.scale_steps) + self.steps
 
     @property
     def layer_weights(self) -> dict[str, float]:

@@ -14,6 +14,8 @@ from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
 from .images import ImageLike, load_image, to_pil
+from .memory import GIB, available_bytes, choose_tile, lbfgs_history
+from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
 
 MAX_RECOVERIES = 3  # after this many divergences the run stops with an error
 RECOVERY_LR_FACTOR = 0.1  # each recovery restarts from the last good image with this much smaller a step
@@ -43,6 +45,7 @@ class Step:
     losses: Losses
     image: torch.Tensor  # (3, H, W) float32 in [0, 1], on the CPU, owned by this step
     note: str = ""  # something the user should know, e.g. that the run recovered from divergence
+    tile: int = 0  # the tile side used at this scale, 0 when the picture was optimised whole
 
     @property
     def done(self) -> bool:
@@ -60,12 +63,16 @@ class Targets:
     grams: dict[str, torch.Tensor]  # layer -> (1, C, C)
 
 
-def compute_targets(net: FeatureNet, content: torch.Tensor, style: torch.Tensor, config: StyleConfig) -> Targets:
-    """Activations of the content image and Gram matrices of the style image, without gradients."""
-    with torch.no_grad():
-        content_features = net(content, (config.content_layer,), config.pooling)[config.content_layer]
-        style_features = net(style, config.style_layers, config.pooling)
-        grams = {name: losses.gram(style_features[name]) for name in config.style_layers}
+def compute_targets(net: FeatureNet, content: torch.Tensor, style: torch.Tensor, config: StyleConfig,
+                    content_tiles: list[Tile] | None = None, style_tiles: list[Tile] | None = None) -> Targets:
+    """Activations of the content image and Gram matrices of the style image, without gradients.
+
+    With tiles, both are assembled piece by piece, so print-size pictures never pass the network whole.
+    """
+    content_tiles = content_tiles or _whole(content)
+    style_tiles = style_tiles or _whole(style)
+    content_features = tiled_features(net, content, config.content_layer, content_tiles, config.pooling)
+    grams = tiled_grams(net, style, config.style_layers, style_tiles, config.pooling)
     return Targets(content_features, grams)
 
 
@@ -92,13 +99,13 @@ def initial_image(content: torch.Tensor, config: StyleConfig) -> torch.Tensor:
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
-def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float, history: int = 50) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=lr)
     # One iteration per step() call so the loop can preview and stop between any two; the history of
     # curvature pairs lives in the optimiser's state and carries over. Tolerances are off: the loop
     # decides when to stop.
-    return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=100,
+    return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=history,
                              tolerance_grad=0.0, tolerance_change=0.0)
 
 
@@ -112,8 +119,10 @@ def stylize(
 ) -> Iterator[Step]:
     """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations.
 
-    The last step has `step.done` true and carries the result. Stopping the iteration (closing the
-    generator) ends the run and frees its tensors.
+    With `config.scales` the picture is painted small first, then upsampled and refined at each larger
+    size (coarse to fine); pictures too large for memory are optimised in tiles, exactly. The last step
+    has `step.done` true and carries the result. Stopping the iteration (closing the generator) ends
+    the run and frees its tensors.
     """
     started = time.perf_counter()
     device = resolve_device(device)
@@ -121,21 +130,61 @@ def stylize(
         from .backbone import load_backbone
 
         backbone = load_backbone()
-    net = backbone.net if isinstance(backbone, Backbone) else backbone
-    net = net.to(device)
+    net = (backbone.net if isinstance(backbone, Backbone) else backbone).to(device)
+    budget = int(config.memory_gb * GIB) or available_bytes(device)
 
-    content_image = load_image(content, config.size, device)
-    style_size = max(content_image.shape[-2:]) * config.style_scale
-    style_image = load_image(style, round(style_size), device)
-    targets = compute_targets(net, content_image, style_image, config)
+    picture = None
+    done = 0
+    for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
+        level = _optimise(net, content, style, config, size, steps, picture, budget, device)
+        for iteration, terms, picture, note, tile in level:
+            yield Step(
+                iteration=done + iteration,
+                total=config.total_steps,
+                elapsed=time.perf_counter() - started,
+                losses=Losses(**terms),
+                image=picture.squeeze(0).to("cpu", copy=True),
+                note=note,
+                tile=tile,
+            )
+        done += steps
+
+
+def _optimise(net: FeatureNet, content: ImageLike, style: ImageLike, config: StyleConfig, size: int, steps: int,
+              previous: torch.Tensor | None, budget: int, device: torch.device):
+    """One scale of the run: yields (iteration, terms, last good picture, note, tile) at each preview."""
+    content_image = load_image(content, size, device)
+    height, width = content_image.shape[-2:]
+    style_image = load_image(style, round(max(height, width) * config.style_scale), device)
+    layers = tuple(dict.fromkeys((config.content_layer, *config.style_layers)))
+    margin = margin_for(net.arch, layers)
+    deepest = max(layers, key=lambda name: (int(name[4]), int(name[6])))
+    tile = config.tile or choose_tile(height, width, margin, net.arch, deepest, config.optimizer, budget)
+    tiles = plan_tiles(height, width, tile, margin) if tile else None
+    style_tile = config.tile or choose_tile(*style_image.shape[-2:], margin, net.arch, deepest, "adam", budget)
+    style_tiles = plan_tiles(*style_image.shape[-2:], style_tile, margin) if style_tile else None
+    targets = compute_targets(net, content_image, style_image, config, tiles, style_tiles)
     del style_image
 
-    image = initial_image(content_image, config).requires_grad_(True)
+    if previous is None:
+        start = initial_image(content_image, config)
+    else:  # coarse to fine: the smaller picture, enlarged, is where this scale starts
+        start = torch.nn.functional.interpolate(previous, size=(height, width), mode="bicubic", align_corners=False)
+    del content_image
+    image = start.clamp(0, 1).requires_grad_(True)
+
+    def evaluate() -> dict[str, torch.Tensor]:
+        if tiles:
+            return tiled_backward(net, image, targets.content, targets.grams, config, tiles)
+        terms = objective(net, image, targets, config)
+        terms["total"].backward()
+        return {name: value.detach() for name, value in terms.items()}
+
+    history = lbfgs_history(height, width, budget)
     lr = config.lr
-    optimizer = make_optimizer(image, config, lr)
-    last_good = image.detach().clone()
-    good_terms = _measure(net, last_good, targets, config)
-    best_total = good_terms["total"]
+    optimizer = make_optimizer(image, config, lr, history)
+    last_good, good_terms = image.detach().clone(), None
+    best_total = math.inf
     recoveries = 0
     note = ""
     latest_terms = {}
@@ -143,22 +192,20 @@ def stylize(
     def closure() -> torch.Tensor:
         nonlocal latest_terms
         optimizer.zero_grad(set_to_none=True)
-        terms = objective(net, image, targets, config)
-        terms["total"].backward()
-        latest_terms = {name: value.detach() for name, value in terms.items()}
-        return terms["total"]
+        latest_terms = evaluate()
+        return latest_terms["total"]
 
     try:
-        for iteration in range(1, config.steps + 1):
+        for iteration in range(1, steps + 1):
             optimizer.step(closure)
             with torch.no_grad():
                 image.clamp_(0, 1)  # pixels stay in the printable range
-            if iteration % config.preview_every and iteration != config.steps:
+            if iteration % config.preview_every and iteration != steps:
                 continue
             terms = {name: float(value) for name, value in latest_terms.items()}
             if _diverged(terms["total"], best_total, image):
                 recoveries += 1
-                if recoveries > MAX_RECOVERIES:
+                if recoveries > MAX_RECOVERIES or (iteration == steps and good_terms is None):
                     raise DivergenceError(
                         f"the optimisation diverged {recoveries} times even at lr {lr:g}: "
                         f"lower the learning rate (started at {config.lr:g}) or the style weight"
@@ -166,31 +213,25 @@ def stylize(
                 lr *= RECOVERY_LR_FACTOR
                 with torch.no_grad():
                     image.copy_(last_good)
-                optimizer = make_optimizer(image, config, lr)
+                optimizer = make_optimizer(image, config, lr, history)
                 note = f"the loss diverged at iteration {iteration}: back to the last good picture with lr {lr:g}"
-                if iteration < config.steps:
+                if iteration < steps:
                     continue
-                terms = good_terms  # the run ends here: report the last good picture as the result
+                terms = good_terms  # the scale ends here: report the last good picture
             else:
                 best_total = min(best_total, terms["total"])
                 last_good, good_terms = image.detach().clone(), terms
-            yield Step(
-                iteration=iteration,
-                total=config.steps,
-                elapsed=time.perf_counter() - started,
-                losses=Losses(**terms),
-                image=last_good.squeeze(0).to("cpu", copy=True),
-                note=note,
-            )
+            yield iteration, terms, last_good, note, tile
             note = ""
     finally:
         # Drop the graph and optimiser state now, not when the generator object is collected.
-        del optimizer, image, last_good, latest_terms, targets, content_image
+        del optimizer, image, latest_terms, targets
 
 
-def _measure(net: FeatureNet, image: torch.Tensor, targets: Targets, config: StyleConfig) -> dict[str, float]:
-    with torch.no_grad():
-        return {name: float(value) for name, value in objective(net, image, targets, config).items()}
+def _whole(image: torch.Tensor) -> list[Tile]:
+    """A single tile covering the picture."""
+    height, width = image.shape[-2:]
+    return [Tile((0, height, 0, width), (0, height, 0, width))]
 
 
 def _diverged(total: float, best_total: float, image: torch.Tensor) -> bool:

@@ -62,3 +62,20 @@ def test_layer_weights_are_normalised():
     config = StyleConfig(style_layers=("relu1_1", "relu2_1"), style_layer_weights=[3, 1])
     assert config.layer_weights == {"relu1_1": 0.75, "relu2_1": 0.25}
     assert isinstance(config.style_layer_weights, tuple)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"scales": (256, 128), "scale_steps": (5, 5)}, "scales must grow"),
+    ({"scales": (600,), "scale_steps": (5,)}, "scales must be between"),
+    ({"scales": (128,)}, "give the iterations for each coarse size"),
+    ({"tile": 100}, "tile must be a multiple of 16"),
+    ({"tile": 16}, "tile must be between"),
+    ({"memory_gb": -1.0}, "memory_gb must be at least 0"),
+])
+def test_bad_coarse_to_fine_and_tiling_values(changes, words):
+    with pytest.raises(ValueError, match=words):
+        StyleConfig(**changes)
+
+
+def test_total_steps_counts_every_scale():
+    assert StyleConfig(scales=(128, 256), scale_steps=(100, 50), steps=20).total_steps == 170

@@ -42,8 +42,9 @@ def test_steps_are_immutable_cpu_pictures_in_range(tiny_net, content_array, styl
 def test_the_objective_decreases(tiny_net, content_array, style_array, optimizer, lr):
     config = StyleConfig(size=48, steps=40, preview_every=10, optimizer=optimizer, lr=lr)
     totals = [step.losses.total for step in run(content_array, style_array, config, tiny_net)]
-    start = stylize_module._measure(tiny_net, _content_tensor(content_array, config),
-                                    _targets(tiny_net, content_array, style_array, config), config)["total"]
+    with torch.no_grad():
+        start = stylize_module.objective(tiny_net, _content_tensor(content_array, config),
+                                         _targets(tiny_net, content_array, style_array, config), config)["total"]
     assert totals[-1] < 0.5 * start
     assert totals[-1] <= min(totals) * 1.05  # no blow-up at the end
 
@@ -167,3 +168,13 @@ def _targets(net, content, style, config):
     content_tensor = _content_tensor(content, config)
     style_tensor = stylize_module.load_image(style, config.size)
     return stylize_module.compute_targets(net, content_tensor, style_tensor, config)
+
+
+def test_coarse_to_fine_paints_small_first_and_counts_iterations_across_scales(tiny_net, content_array, style_array):
+    config = StyleConfig(size=64, scales=(32, 48), scale_steps=(4, 2), steps=4, preview_every=2)
+    steps = run(content_array, style_array, config, tiny_net)
+    assert [step.iteration for step in steps] == [2, 4, 6, 8, 10]
+    assert all(step.total == 10 for step in steps) and steps[-1].done and not steps[-2].done
+    assert [max(step.image.shape[-2:]) for step in steps] == [32, 32, 48, 64, 64]
+    # The finer scale starts from the coarse picture, enlarged, not from the photo again.
+    assert (steps[2].image.mean() - steps[1].image.mean()).abs() < 0.05

@@ -67,3 +67,29 @@ def test_tiled_gradient_equals_the_untiled_one(tiny_net, picture, pooling):
         torch.testing.assert_close(tiled_terms[name], whole_terms[name].detach(), rtol=1e-4, atol=1e-7)
     scale = whole_grad.abs().max()
     assert (image.grad - whole_grad).abs().max() / scale < 1e-4
+
+
+def test_a_tiled_run_paints_the_same_picture_as_an_untiled_one(tiny_net, content_array, style_array):
+    from nst_core import stylize
+
+    # L-BFGS, whose steps scale with the gradient (Adam's sign-like first steps would magnify float noise
+    # in near-zero gradients into whole steps).
+    config = StyleConfig(size=128, steps=3, preview_every=3)
+    whole = list(stylize(content_array, style_array, config, backbone=tiny_net, device="cpu"))[-1]
+    tiled = list(stylize(content_array, style_array, config.replace(tile=64), backbone=tiny_net, device="cpu"))[-1]
+    assert whole.tile == 0 and tiled.tile == 64
+    assert (tiled.image - whole.image).abs().max() < 2e-3
+    assert tiled.losses.total == pytest.approx(whole.losses.total, rel=1e-3)
+
+
+def test_memory_estimates_choose_tiles_only_when_needed():
+    from nst_core.memory import GIB, DoesNotFitError, choose_tile, run_bytes
+
+    args = ("vgg19", "relu5_1", "lbfgs")
+    assert choose_tile(512, 512, 80, *args, budget=8 * GIB) == 0
+    tile = choose_tile(5400, 4500, 80, *args, budget=12 * GIB)
+    assert 0 < tile < 5400 and tile % 16 == 0
+    assert run_bytes(5400, 4500, tile, 80, *args, budget=12 * GIB) <= 12 * GIB
+    assert run_bytes(5400, 4500, 0, 80, *args, budget=12 * GIB) > 12 * GIB
+    with pytest.raises(DoesNotFitError, match="needs about .* GB even in small tiles"):
+        choose_tile(5400, 4500, 80, *args, budget=GIB // 2)
