@@ -11,6 +11,7 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 POOLINGS = ("max", "avg")
+COLOURS = ("style", "luminance", "histogram", "keep")
 
 MIN_SIZE = 32  # the deepest style layer (relu5_1) needs at least 2x2 positions
 MAX_SIZE = 8192
@@ -41,6 +42,11 @@ class StyleConfig:
     scale_steps: tuple[int, ...] = ()  # iterations at each of `scales` (then `steps` at `size`)
     tile: int = 0  # tile side in pixels for large pictures (a multiple of 16); 0: untiled if it fits in memory
     memory_gb: float = 0.0  # memory the run may use; 0: most of what the device has free
+    colour: str = "style"  # "style": the painting's colours; "luminance": style on brightness only, the photo's
+    # colours kept; "histogram": the painting recoloured to the photo's palette first; "keep": the photo's
+    # colours laid over the result (Gatys et al. 2017)
+    style_blend: tuple[float, ...] = ()  # weights of several style images (one each); () weighs them equally
+    aspect: float = 0.0  # width / height to crop the photo to (centred) before painting, e.g. 5/6 for a tee
 
     def __post_init__(self) -> None:
         # Lists from a CLI or JSON become tuples, so the frozen config stays hashable.
@@ -48,6 +54,7 @@ class StyleConfig:
         object.__setattr__(self, "style_layer_weights", tuple(float(w) for w in self.style_layer_weights))
         object.__setattr__(self, "scales", tuple(self.scales))
         object.__setattr__(self, "scale_steps", tuple(self.scale_steps))
+        object.__setattr__(self, "style_blend", tuple(float(w) for w in self.style_blend))
         _check_int("size", self.size, MIN_SIZE, MAX_SIZE, "the longest side of the result in pixels")
         _check_int("steps", self.steps, 1, MAX_STEPS, "the number of iterations")
         _check_int("preview_every", self.preview_every, 1, MAX_STEPS, "iterations between previews")
@@ -88,6 +95,13 @@ class StyleConfig:
             if self.tile % 16:
                 raise ValueError(f"tile must be a multiple of 16 (the deepest layer's grid), got {self.tile}")
         _check_float("memory_gb", self.memory_gb, 0.0, 4096.0)
+        _check_choice("colour", self.colour, COLOURS)
+        for weight in self.style_blend:
+            _check_float("style_blend", weight, 0.0, 1e6)
+        if self.style_blend and sum(self.style_blend) <= 0:
+            raise ValueError("style_blend weights are all 0: give at least one style a positive weight")
+        if self.aspect:
+            _check_float("aspect", self.aspect, 0.05, 20.0)
         if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
             raise ValueError("content_weight, style_weight and tv_weight are all 0: nothing to optimise")
 

@@ -54,9 +54,13 @@ def open_image(source: ImageLike) -> Image.Image:
         raise ImageError(f"{name} could not be decoded, it may be truncated or corrupt ({error})") from None
 
 
-def load_image(source: ImageLike, size: int | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
-    """An image as a (1, 3, H, W) float tensor in [0, 1], its longest side resized to `size`."""
+def load_image(source: ImageLike, size: int | None = None, device: torch.device | str = "cpu",
+               aspect: float = 0.0) -> torch.Tensor:
+    """An image as a (1, 3, H, W) float tensor in [0, 1], cropped to `aspect` (width / height) if given,
+    its longest side resized to `size`."""
     image = open_image(source)
+    if aspect:
+        image = crop_to_aspect(image, aspect)
     if size is not None:
         image = resize_longest(image, size)
     array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
@@ -76,6 +80,18 @@ def resize_longest(image: Image.Image, size: int) -> Image.Image:
     if new == image.size:
         return image
     return image.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def crop_to_aspect(image: Image.Image, aspect: float) -> Image.Image:
+    """The largest centred crop with width / height = `aspect`."""
+    width, height = image.size
+    if width / height > aspect:
+        new_width = max(1, round(height * aspect))
+        left = (width - new_width) // 2
+        return image.crop((left, 0, left + new_width, height))
+    new_height = max(1, round(width / aspect))
+    top = (height - new_height) // 2
+    return image.crop((0, top, width, top + new_height))
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 
-from . import losses
+from . import colour, losses
 from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
@@ -63,16 +63,22 @@ class Targets:
     grams: dict[str, torch.Tensor]  # layer -> (1, C, C)
 
 
-def compute_targets(net: FeatureNet, content: torch.Tensor, style: torch.Tensor, config: StyleConfig,
-                    content_tiles: list[Tile] | None = None, style_tiles: list[Tile] | None = None) -> Targets:
-    """Activations of the content image and Gram matrices of the style image, without gradients.
+def compute_targets(net: FeatureNet, content: torch.Tensor, styles: torch.Tensor | Sequence[torch.Tensor],
+                    config: StyleConfig, content_tiles: list[Tile] | None = None,
+                    style_tiles: Sequence[list[Tile] | None] = ()) -> Targets:
+    """Activations of the content image and Gram matrices of the style images, without gradients.
 
-    With tiles, both are assembled piece by piece, so print-size pictures never pass the network whole.
+    Several styles blend as the weighted mean of their Gram matrices (config.style_blend). With tiles,
+    everything is assembled piece by piece, so print-size pictures never pass the network whole.
     """
-    content_tiles = content_tiles or _whole(content)
-    style_tiles = style_tiles or _whole(style)
-    content_features = tiled_features(net, content, config.content_layer, content_tiles, config.pooling)
-    grams = tiled_grams(net, style, config.style_layers, style_tiles, config.pooling)
+    styles = [styles] if isinstance(styles, torch.Tensor) else list(styles)
+    weights = _blend_weights(config, len(styles))
+    content_features = tiled_features(net, content, config.content_layer, content_tiles or _whole(content),
+                                      config.pooling)
+    grams = {}
+    for style, weight, tiles in zip(styles, weights, [*style_tiles, *[None] * len(styles)]):
+        for name, gram in tiled_grams(net, style, config.style_layers, tiles or _whole(style), config.pooling).items():
+            grams[name] = grams.get(name, 0) + weight * gram
     return Targets(content_features, grams)
 
 
@@ -111,7 +117,7 @@ def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float, history:
 
 def stylize(
     content: ImageLike,
-    style: ImageLike,
+    style: ImageLike | Sequence[ImageLike],
     config: StyleConfig = StyleConfig(),
     *,
     backbone: Backbone | FeatureNet | None = None,
@@ -119,7 +125,8 @@ def stylize(
 ) -> Iterator[Step]:
     """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations.
 
-    With `config.scales` the picture is painted small first, then upsampled and refined at each larger
+    `style` may be a list of images, blended by `config.style_blend`. With `config.scales` the picture
+    is painted small first, then upsampled and refined at each larger
     size (coarse to fine); pictures too large for memory are optimised in tiles, exactly. The last step
     has `step.done` true and carries the result. Stopping the iteration (closing the generator) ends
     the run and frees its tensors.
@@ -133,38 +140,46 @@ def stylize(
     net = (backbone.net if isinstance(backbone, Backbone) else backbone).to(device)
     budget = int(config.memory_gb * GIB) or available_bytes(device)
 
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    _blend_weights(config, len(styles))  # a mismatch is an error before any work
     picture = None
     done = 0
     for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
-        level = _optimise(net, content, style, config, size, steps, picture, budget, device)
-        for iteration, terms, picture, note, tile in level:
+        level = _optimise(net, content, styles, config, size, steps, picture, budget, device)
+        for iteration, terms, picture, shown, note, tile in level:
             yield Step(
                 iteration=done + iteration,
                 total=config.total_steps,
                 elapsed=time.perf_counter() - started,
                 losses=Losses(**terms),
-                image=picture.squeeze(0).to("cpu", copy=True),
+                image=shown.squeeze(0).to("cpu", copy=True),
                 note=note,
                 tile=tile,
             )
         done += steps
 
 
-def _optimise(net: FeatureNet, content: ImageLike, style: ImageLike, config: StyleConfig, size: int, steps: int,
-              previous: torch.Tensor | None, budget: int, device: torch.device):
-    """One scale of the run: yields (iteration, terms, last good picture, note, tile) at each preview."""
-    content_image = load_image(content, size, device)
-    height, width = content_image.shape[-2:]
-    style_image = load_image(style, round(max(height, width) * config.style_scale), device)
+def _optimise(net: FeatureNet, content: ImageLike, styles: list[ImageLike], config: StyleConfig, size: int,
+              steps: int, previous: torch.Tensor | None, budget: int, device: torch.device):
+    """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile)."""
+    photo = load_image(content, size, device, aspect=config.aspect)
+    height, width = photo.shape[-2:]
+    style_side = round(max(height, width) * config.style_scale)  # strokes keep their size relative to the picture
+    style_images = [prepare_style(load_image(style, style_side, device), photo, config) for style in styles]
+    content_image = colour.luminance_image(photo) if config.colour == "luminance" else photo
+
     layers = tuple(dict.fromkeys((config.content_layer, *config.style_layers)))
     margin = margin_for(net.arch, layers)
     deepest = max(layers, key=lambda name: (int(name[4]), int(name[6])))
-    tile = config.tile or choose_tile(height, width, margin, net.arch, deepest, config.optimizer, budget)
-    tiles = plan_tiles(height, width, tile, margin) if tile else None
-    style_tile = config.tile or choose_tile(*style_image.shape[-2:], margin, net.arch, deepest, "adam", budget)
-    style_tiles = plan_tiles(*style_image.shape[-2:], style_tile, margin) if style_tile else None
-    targets = compute_targets(net, content_image, style_image, config, tiles, style_tiles)
-    del style_image
+
+    def tiles_for(image: torch.Tensor, optimizer: str) -> tuple[int, list[Tile] | None]:
+        side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, budget)
+        return side, (plan_tiles(*image.shape[-2:], side, margin) if side else None)
+
+    tile, tiles = tiles_for(content_image, config.optimizer)
+    style_tiles = [tiles_for(style_image, "adam")[1] for style_image in style_images]
+    targets = compute_targets(net, content_image, style_images, config, tiles, style_tiles)
+    del style_images
 
     if previous is None:
         start = initial_image(content_image, config)
@@ -172,6 +187,10 @@ def _optimise(net: FeatureNet, content: ImageLike, style: ImageLike, config: Sty
         start = torch.nn.functional.interpolate(previous, size=(height, width), mode="bicubic", align_corners=False)
     del content_image
     image = start.clamp(0, 1).requires_grad_(True)
+
+    def shown(picture: torch.Tensor) -> torch.Tensor:
+        """What the user sees: with a colour mode, the photo's colours put back."""
+        return colour.luminance_only(picture, photo) if config.colour in ("luminance", "keep") else picture
 
     def evaluate() -> dict[str, torch.Tensor]:
         if tiles:
@@ -221,11 +240,28 @@ def _optimise(net: FeatureNet, content: ImageLike, style: ImageLike, config: Sty
             else:
                 best_total = min(best_total, terms["total"])
                 last_good, good_terms = image.detach().clone(), terms
-            yield iteration, terms, last_good, note, tile
+            yield iteration, terms, last_good, shown(last_good), note, tile
             note = ""
     finally:
         # Drop the graph and optimiser state now, not when the generator object is collected.
-        del optimizer, image, latest_terms, targets
+        del optimizer, image, latest_terms, targets, photo
+
+
+def prepare_style(style: torch.Tensor, photo: torch.Tensor, config: StyleConfig) -> torch.Tensor:
+    """The style image as the colour mode needs it (Gatys et al. 2017)."""
+    if config.colour == "histogram":
+        return colour.match_histogram(style, photo)
+    if config.colour == "luminance":
+        return colour.match_luminance(style, photo)
+    return style
+
+
+def _blend_weights(config: StyleConfig, count: int) -> list[float]:
+    weights = config.style_blend or (1.0,) * count
+    if len(weights) != count:
+        raise ValueError(f"style_blend has {len(weights)} weights for {count} style images: give one per style")
+    total = sum(weights)
+    return [weight / total for weight in weights]
 
 
 def _whole(image: torch.Tensor) -> list[Tile]:

@@ -136,3 +136,12 @@ def test_save_and_load_png_round_trip(tmp_path):
     assert path.suffix == ".png"
     again = load_image(path)
     assert (again - tensor).abs().max() <= 0.5 / 255 + 1e-6  # 8-bit rounding only: PNG is lossless
+
+
+@pytest.mark.parametrize("aspect", [4500 / 5400, 1.0, 2700 / 1100])
+def test_crop_to_a_print_aspect_is_centred(photo, aspect):
+    tensor = load_image(photo, 120, aspect=aspect)
+    height, width = tensor.shape[-2:]
+    assert width / height == pytest.approx(aspect, rel=0.03) and max(height, width) == 120
+    if aspect < 60 / 40:  # cropped left and right: red and blue halves stay balanced around the centre
+        assert tensor[0, 0].mean().item() == pytest.approx(tensor[0, 2].mean().item(), abs=0.04)

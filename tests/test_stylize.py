@@ -75,7 +75,8 @@ def test_content_init_starts_from_the_photo(tiny_net, content_array, style_array
 def test_style_scale_sets_the_style_image_size(tiny_net, content_array, style_array, monkeypatch):
     sizes = []
     real = stylize_module.load_image
-    monkeypatch.setattr(stylize_module, "load_image", lambda src, size, dev: sizes.append(size) or real(src, size, dev))
+    monkeypatch.setattr(stylize_module, "load_image",
+                        lambda src, size, dev, **kw: sizes.append(size) or real(src, size, dev, **kw))
     run(content_array, style_array, StyleConfig(size=48, steps=1, style_scale=0.5), tiny_net)
     assert sizes == [48, 24]
 
@@ -178,3 +179,42 @@ def test_coarse_to_fine_paints_small_first_and_counts_iterations_across_scales(t
     assert [max(step.image.shape[-2:]) for step in steps] == [32, 32, 48, 64, 64]
     # The finer scale starts from the coarse picture, enlarged, not from the photo again.
     assert (steps[2].image.mean() - steps[1].image.mean()).abs() < 0.05
+
+
+def test_several_styles_blend_their_gram_matrices(tiny_net, content_array, style_array):
+    smooth = _content_tensor(content_array, StyleConfig(size=48))
+    stripes = stylize_module.load_image(style_array, 48)
+    config = StyleConfig(size=48, style_blend=(3.0, 1.0))
+    blended = stylize_module.compute_targets(tiny_net, smooth, [stripes, smooth], config)
+    alone = [stylize_module.compute_targets(tiny_net, smooth, style, config.replace(style_blend=()))
+             for style in (stripes, smooth)]
+    for name in config.style_layers:
+        torch.testing.assert_close(blended.grams[name], 0.75 * alone[0].grams[name] + 0.25 * alone[1].grams[name])
+    with pytest.raises(ValueError, match="give one per style"):
+        run(content_array, [style_array], config, tiny_net)
+
+
+@pytest.mark.parametrize("mode", ["luminance", "keep"])
+def test_colour_modes_keep_the_photos_colours(tiny_net, content_array, style_array, mode):
+    from nst_core.colour import rgb_to_yiq
+
+    config = StyleConfig(size=48, steps=6, preview_every=6, colour=mode)
+    result = run(content_array, style_array, config, tiny_net)[-1].image
+    photo = _content_tensor(content_array, config)[0]
+    chroma = rgb_to_yiq(result)[1:] - rgb_to_yiq(photo)[1:]
+    styled = run(content_array, style_array, config.replace(colour="style"), tiny_net)[-1].image
+    styled_chroma = rgb_to_yiq(styled)[1:] - rgb_to_yiq(photo)[1:]
+    assert chroma.abs().mean() < 0.02 < styled_chroma.abs().mean()
+
+
+def test_histogram_mode_recolours_the_style_to_the_photo(tiny_net, content_array, style_array):
+    photo = _content_tensor(content_array, StyleConfig(size=48))
+    style = stylize_module.load_image(style_array, 48) * torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1)  # orange
+    matched = stylize_module.prepare_style(style, photo, StyleConfig(colour="histogram"))
+    assert (matched.mean((-2, -1)) - photo.mean((-2, -1))).abs().max() < 0.03
+    assert (style.mean((-2, -1)) - photo.mean((-2, -1))).abs().max() > 0.05
+
+
+def test_aspect_crops_the_photo_before_painting(tiny_net, content_array, style_array):
+    config = StyleConfig(size=60, steps=1, aspect=5 / 6)
+    assert run(content_array, style_array, config, tiny_net)[-1].image.shape == (3, 60, 50)
