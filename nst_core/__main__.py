@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 from .backbone import WEIGHTS_ENV, load_backbone
-from .config import INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS, StyleConfig, preset
+from .config import COLOURS, INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS, StyleConfig, preset
+from .export import PRINT_DPI, PRINT_PRESETS
+from .memory import DoesNotFitError
+from .printing import export_design, print_config
 from .devices import resolve_device
 from .images import ImageError, save_image
 from .stylize import DivergenceError, stylize
@@ -28,6 +31,9 @@ CONFIG_FLAGS = [
     ("style_scale", ("--style-scale",), "style image size relative to the result: larger, bigger strokes"),
     ("preview_every", ("--preview-every",), "iterations between progress reports"),
     ("pooling", ("--pooling",), "VGG pooling: " + ", ".join(POOLINGS)),
+    ("colour", ("--colour", "--color"), "colours: " + ", ".join(COLOURS)),
+    ("tile", ("--tile",), "tile side in pixels for large pictures, a multiple of 16 (0: chosen to fit memory)"),
+    ("memory_gb", ("--memory-gb",), "memory the run may use in GB (0: most of what is free)"),
 ]
 
 
@@ -37,14 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Paint a photo in the style of a painting (Gatys et al. neural style transfer).",
     )
     parser.add_argument("content", help="the photo (any image Pillow reads)")
-    parser.add_argument("style", help="the painting whose style to use")
+    parser.add_argument("style", nargs="+", help="the painting whose style to use (several blend)")
     parser.add_argument("-o", "--output", default="stylized.png", help="where to save the result (PNG)")
     parser.add_argument("--preset", default="default", choices=list(PRESETS),
                         help="starting configuration; the flags below change it (default: %(default)s)")
     fields = {field.name: field for field in dataclasses.fields(StyleConfig)}
     for name, flags, text in CONFIG_FLAGS:
         default = fields[name].default
-        choices = {"optimizer": OPTIMIZERS, "init": INITS, "pooling": POOLINGS}.get(name)
+        choices = {"optimizer": OPTIMIZERS, "init": INITS, "pooling": POOLINGS, "colour": COLOURS}.get(name)
         parser.add_argument(*flags, dest=name, type=type(default), default=None, choices=choices,
                             help=f"{text} (default preset: {default:g})" if isinstance(default, float)
                             else f"{text} (default preset: {default})")
@@ -55,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"local VGG19/VGG16 state dict in torchvision's layout (or set ${WEIGHTS_ENV})")
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also save the picture every N iterations, as OUTPUT_00100.png and so on")
+    parser.add_argument("--blend", type=float, nargs="+", default=None, metavar="W",
+                        help="weights of the style images, one each (default: equal)")
+    printing = parser.add_argument_group("print-size designs")
+    printing.add_argument("--print", dest="print_size", default=None, metavar="SIZE",
+                          help=f"paint coarse to fine up to a print size: {', '.join(PRINT_PRESETS)} or WxH "
+                               "(the photo is cropped to fit; --steps is then the coarsest scale's)")
+    printing.add_argument("--dpi", type=int, default=PRINT_DPI, help="dots per inch recorded in the file")
+    printing.add_argument("--bits", type=int, choices=(8, 16), default=8, help="16 writes a 16-bit TIFF")
+    printing.add_argument("--transparent", action="store_true",
+                          help="keep the photo's transparent background (for stickers)")
+    printing.add_argument("--colours", type=int, default=0, metavar="N",
+                          help="reduce the design to N flat colours for screen printing")
+    printing.add_argument("--mockups", action="store_true", help="also save tee and mug mock-ups beside OUTPUT")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -64,11 +83,14 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
     changes = {name: getattr(args, name) for name, _, _ in CONFIG_FLAGS if getattr(args, name) is not None}
     if args.style_layer_weights is not None:
         changes["style_layer_weights"] = tuple(args.style_layer_weights)
+    if args.blend is not None:
+        changes["style_blend"] = tuple(args.blend)
     if args.save_every:
         # Intermediate pictures are taken from the reported steps, so report at least that often.
         base = preset(args.preset, **changes)
         changes["preview_every"] = math.gcd(base.preview_every, args.save_every)
-    return preset(args.preset, **changes)
+    config = preset(args.preset, **changes)
+    return print_config(args.print_size, config) if args.print_size else config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,18 +107,22 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     output = Path(args.output)
-    progress = tqdm(total=config.steps, unit="it", disable=args.quiet, file=sys.stderr)
+    if args.bits == 16 and output.suffix.lower() == ".png":
+        output = output.with_suffix(".tif")  # 16-bit print files are TIFF
+    progress = tqdm(total=config.total_steps, unit="it", disable=args.quiet, file=sys.stderr)
     result = None
     try:
         for step in stylize(args.content, args.style, config, backbone=backbone, device=device):
             progress.update(step.iteration - progress.n)
-            progress.set_postfix(content=f"{step.losses.content:.3g}", style=f"{step.losses.style:.3g}")
+            height, width = step.image.shape[-2:]
+            progress.set_postfix(size=f"{width}x{height}", tile=step.tile or "-",
+                                 content=f"{step.losses.content:.3g}", style=f"{step.losses.style:.3g}")
             if step.note:
                 progress.write(step.note)
             if args.save_every and step.iteration % args.save_every == 0 and not step.done:
                 save_image(step.image, output.with_name(f"{output.stem}_{step.iteration:05d}.png"))
             result = step
-    except (ImageError, DivergenceError, ValueError) as error:
+    except (ImageError, DivergenceError, DoesNotFitError, ValueError) as error:
         progress.close()
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -106,9 +132,18 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         print(f"interrupted: saving the picture at iteration {result.iteration}", file=sys.stderr)
     progress.close()
-    path = save_image(result.image, output)
-    print(f"saved {path} ({result.image.shape[-1]}x{result.image.shape[-2]}, "
+    try:
+        files = export_design(result.image, output, args.content, dpi=args.dpi, bits=args.bits,
+                              transparent=args.transparent, colours=args.colours, mockups=args.mockups)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        save_image(result.image, output.with_suffix(".png"))  # the picture is not lost
+        return 1
+    print(f"saved {files.design} ({result.image.shape[-1]}x{result.image.shape[-2]}, {args.dpi} dpi, "
           f"{result.iteration} iterations, {result.elapsed:.1f} s)", file=sys.stderr)
+    for mockup in (files.tee, files.mug):
+        if mockup:
+            print(f"saved {mockup}", file=sys.stderr)
     return 0
 
 

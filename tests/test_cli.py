@@ -68,3 +68,28 @@ def test_a_bad_image_exits_with_a_message(tmp_path, pictures, weights, capsys):
     assert code == 1
     assert "not an image" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_print_design_with_its_dpi_palette_and_mockups(pictures, weights, tmp_path, capsys):
+    content, style = pictures
+    out = tmp_path / "tee.png"
+    code = main([str(content), str(style), str(content), "--blend", "3", "1", "-o", str(out), "--print", "64x48",
+                 "-n", "3", "--dpi", "150", "--colours", "6", "--mockups", "--weights", str(weights),
+                 "--device", "cpu", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    with Image.open(out) as design:
+        assert design.size == (64, 48) and design.info["dpi"] == pytest.approx((150, 150), abs=0.05)
+        assert "icc_profile" in design.info
+        assert len(design.convert("RGB").getcolors(4096)) <= 6
+    assert Image.open(tmp_path / "tee_tee.png").size == Image.open(tmp_path / "tee_mug.png").size
+
+
+def test_sixteen_bits_become_a_tiff_and_transparency_needs_an_alpha_channel(pictures, weights, tmp_path, capsys):
+    content, style = pictures
+    code = main([str(content), str(style), "-o", str(tmp_path / "deep.png"), "-s", "40", "-n", "2", "--bits", "16",
+                 "--weights", str(weights), "--device", "cpu", "--quiet"])
+    assert code == 0 and (tmp_path / "deep.tif").is_file()
+    code = main([str(content), str(style), "-o", str(tmp_path / "sticker.png"), "-s", "40", "-n", "2",
+                 "--transparent", "--weights", str(weights), "--device", "cpu", "--quiet"])
+    assert code == 1 and "needs a photo with transparency" in capsys.readouterr().err
+    assert (tmp_path / "sticker.png").is_file()  # the painted picture is kept all the same
