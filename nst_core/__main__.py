@@ -12,7 +12,7 @@ from .backbone import WEIGHTS_ENV, load_backbone
 from .config import COLOURS, INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS, StyleConfig, preset
 from .export import PRINT_DPI, PRINT_PRESETS
 from .memory import DoesNotFitError
-from .printing import export_design, print_config
+from .printing import FINAL_STEPS, export_design, print_config
 from .devices import resolve_device
 from .images import ImageError, save_image
 from .stylize import DivergenceError, stylize
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     printing.add_argument("--print", dest="print_size", default=None, metavar="SIZE",
                           help=f"paint coarse to fine up to a print size: {', '.join(PRINT_PRESETS)} or WxH "
                                "(the photo is cropped to fit; --steps is then the coarsest scale's)")
+    printing.add_argument("--final-steps", type=int, default=FINAL_STEPS, metavar="N",
+                          help="iterations at print size, after the coarser scales (default: %(default)s)")
     printing.add_argument("--dpi", type=int, default=PRINT_DPI, help="dots per inch recorded in the file")
     printing.add_argument("--bits", type=int, choices=(8, 16), default=8, help="16 writes a 16-bit TIFF")
     printing.add_argument("--transparent", action="store_true",
@@ -90,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> StyleConfig:
         base = preset(args.preset, **changes)
         changes["preview_every"] = math.gcd(base.preview_every, args.save_every)
     config = preset(args.preset, **changes)
-    return print_config(args.print_size, config) if args.print_size else config
+    return print_config(args.print_size, config, args.final_steps) if args.print_size else config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ from .tiling import GRID
 FLOAT = 4  # bytes
 GIB = 1024**3
 # Activations kept for the backward pass, gradients in flight and the allocator's slack, as a multiple
-# of the activations themselves; calibrated against measured peaks (docs/print.md).
-BACKWARD_FACTOR = 2.5
+# of the forward activations: measured at 0.9-1.0 on this CPU (docs/print.md), with room to spare.
+BACKWARD_FACTOR = 1.5
 MAX_HISTORY, MIN_HISTORY = 50, 5  # curvature pairs L-BFGS keeps; each holds two picture-sized vectors
 
 
