@@ -19,7 +19,10 @@ import pandas as pd
 
 from nst_core import PRESETS, DivergenceError, ImageError, StyleConfig, load_backbone, resolve_device, stylize
 from nst_core.background import latest
-from nst_core.config import INITS, OPTIMIZERS, POOLINGS
+from nst_core.config import COLOURS, INITS, OPTIMIZERS, POOLINGS
+from nst_core.export import PRINT_PRESETS
+from nst_core.memory import DoesNotFitError
+from nst_core.printing import FINAL_STEPS, export_design, print_config
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")
@@ -27,6 +30,7 @@ PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 DEFAULTS = PRESETS["default"]
 LR_FOR = {"lbfgs": DEFAULTS.lr, "adam": PRESETS["adam"].lr}
 MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
+PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
 
 DEVICE = resolve_device(os.environ.get("NST_DEVICE", "auto"))
 BACKBONE = load_backbone()  # once per process, at start-up
@@ -46,15 +50,17 @@ class PictureUpload(gr.Image):
         return super().preprocess(payload)
 
 
-def run_steps(content: str, style: str, config: StyleConfig):
+def run_steps(content: str, style: str | list[str], config: StyleConfig):
     """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
     yield from latest(stylize(content, style, config, backbone=BACKBONE, device=DEVICE))
 
 
-def gpu_seconds(content: str, style: str, config: StyleConfig) -> int:
-    """ZeroGPU time to ask for: start-up plus the iterations at this size, with room to spare."""
-    megapixels = config.size**2 / 1e6
-    return int(min(300, 15 + config.steps * megapixels * 0.05))
+def gpu_seconds(content: str, style: str | list[str], config: StyleConfig) -> int:
+    """ZeroGPU time to ask for: start-up plus the iterations at each size, with room to spare."""
+    sizes = (*config.scales, config.size)
+    steps = (*config.scale_steps, config.steps)
+    work = sum(count * (side**2 / 1e6) for side, count in zip(sizes, steps))  # megapixel-iterations
+    return int(min(300, 15 + work * 0.05))
 
 
 if spaces is not None and DEVICE.type == "cuda":
@@ -62,31 +68,39 @@ if spaces is not None and DEVICE.type == "cuda":
 
 
 def make_config(alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale,
-                pooling) -> StyleConfig:
+                pooling, colour="style", blend=0.0, styles=1) -> StyleConfig:
     """The page's controls as an engine config; a bad value becomes a message on the page."""
     try:
         size = int(size)
         if size > MAX_LIVE_SIZE:
-            raise ValueError(f"size must be at most {MAX_LIVE_SIZE} px for painting in the browser, got {size}")
+            raise ValueError(f"size must be at most {MAX_LIVE_SIZE} px for painting in the browser "
+                             f"(print sizes are in the Print section), got {size}")
         return StyleConfig(
             content_weight=float(alpha), style_weight=10.0 ** float(log_beta), lr=float(lr), steps=int(steps),
             size=size, optimizer=optimizer, init=init, tv_weight=float(tv), seed=int(seed),
-            preview_every=int(preview_every), style_scale=float(style_scale), pooling=pooling,
+            preview_every=int(preview_every), style_scale=float(style_scale), pooling=pooling, colour=colour,
+            style_blend=(1.0 - float(blend), float(blend)) if styles == 2 else (),
         )
     except (TypeError, ValueError, OverflowError) as error:
         raise gr.Error(f"Please check the settings: {error}") from None
 
 
-def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
-          style_scale, pooling, progress=gr.Progress()):
-    """Paint `content` in the style of `style`, streaming (picture, status, loss plot, download) updates."""
+def _inputs(content, style, second_style, controls) -> tuple[str, list[str], StyleConfig]:
     if not content or not style:
         raise gr.Error("Please give both a photo and a painting (upload them or pick from the examples).")
-    config = make_config(alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
-                         style_scale, pooling)
+    styles = [style, second_style] if second_style else [style]
+    return content, styles, make_config(*controls, styles=len(styles))
+
+
+def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
+          style_scale, pooling, colour, blend, second_style=None, progress=gr.Progress()):
+    """Paint `content` in the style of `style`, streaming (picture, status, loss plot, download) updates."""
+    content, styles, config = _inputs(content, style, second_style, (
+        alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale, pooling, colour,
+        blend))
     history = []
     try:
-        for step in run_steps(content, style, config):
+        for step in run_steps(content, styles, config):
             history += [(step.iteration, name, getattr(step.losses, name)) for name in ("content", "style")]
             left = step.elapsed / step.iteration * (step.total - step.iteration)
             progress((step.iteration, step.total), desc=f"about {left:.0f} s left", unit="iterations")
@@ -95,6 +109,39 @@ def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv,
             yield step.to_pil(), status(step), plot, download
     except (ImageError, DivergenceError) as error:
         raise gr.Error(str(error)) from None
+
+
+def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
+                 style_scale, pooling, colour, blend, print_name, custom_size, final_steps, colours, transparent,
+                 sixteen_bits, second_style=None, progress=gr.Progress()):
+    """Render the approved design at print size, coarse to fine, then write the print file and mock-ups."""
+    content, styles, base = _inputs(content, style, second_style, (
+        alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale, pooling, colour,
+        blend))
+    try:
+        config = print_config(custom_size if print_name == "custom" else print_name, base, int(final_steps))
+        result = None
+        for result in run_steps(content, styles, config):
+            left = result.elapsed / result.iteration * (result.total - result.iteration)
+            progress((result.iteration, result.total), desc=f"about {left / 60:.0f} min left", unit="iterations")
+            yield _shrunk(result.to_pil()), status(result), None, None, gr.DownloadButton(visible=False)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        suffix = ".tif" if sixteen_bits else ".png"
+        files = export_design(result.image, RESULTS / f"tee-print-{uuid.uuid4().hex[:12]}{suffix}", content,
+                              bits=16 if sixteen_bits else 8, transparent=bool(transparent),
+                              colours=int(colours), mockups=True)
+    except (ImageError, DivergenceError, DoesNotFitError, ValueError) as error:
+        raise gr.Error(str(error)) from None
+    width, height = result.image.shape[-1], result.image.shape[-2]
+    download = gr.DownloadButton(f"Download print file ({width}×{height}, {suffix[1:].upper()})",
+                                 value=str(files.design), visible=True)
+    yield _shrunk(result.to_pil()), status(result), str(files.tee), str(files.mug), download
+
+
+def _shrunk(picture):
+    """A print-size frame scaled down for the browser."""
+    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    return picture
 
 
 def status(step) -> str:
@@ -118,7 +165,7 @@ def apply_preset(name: str):
     config = PRESETS[name]
     return (config.content_weight, _log10(config.style_weight), config.lr, config.steps, config.size,
             config.optimizer, config.init, config.tv_weight, config.seed, config.preview_every,
-            config.style_scale, config.pooling)
+            config.style_scale, config.pooling, config.colour)
 
 
 def _log10(value: float) -> float:
@@ -163,6 +210,12 @@ def build_demo() -> gr.Blocks:
                     style_scale = gr.Slider(0.25, 2, DEFAULTS.style_scale, step=0.05,
                                             label="Style scale (larger: bigger brush strokes)")
                     pooling = gr.Radio(list(POOLINGS), value=DEFAULTS.pooling, label="Pooling")
+                    colour = gr.Radio(list(COLOURS), value=DEFAULTS.colour, label="Colours",
+                                      info="style: the painting's · luminance / keep: the photo's · "
+                                           "histogram: the painting recoloured to the photo's palette")
+                    second_style = PictureUpload(None, type="filepath", label="Second painting (optional)",
+                                                 sources=["upload", "clipboard"], height=160, elem_id="style2")
+                    blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
                 with gr.Row():
                     run = gr.Button("Paint", variant="primary", elem_id="run")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -173,17 +226,43 @@ def build_demo() -> gr.Blocks:
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
                 plot = gr.LinePlot(x="iteration", y="loss", color="term", label="Loss (weighted terms)",
                                    height=220, elem_id="plot")
+                with gr.Accordion("Print: render the approved design at print size", open=False, elem_id="print"):
+                    gr.Markdown("Paints coarse to fine up to the print size in exact tiles (no seams), then "
+                                "writes a 300 dpi file with an sRGB profile and shows it on a tee and a mug. "
+                                "A tee front takes a while on a CPU.")
+                    with gr.Row():
+                        print_name = gr.Dropdown([*PRINT_PRESETS, "custom"], value="tee", label="Print size",
+                                                 info=" · ".join(f"{n} {w}×{h}" for n, (w, h) in PRINT_PRESETS.items()))
+                        custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)")
+                    with gr.Row():
+                        final_steps = gr.Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size")
+                        colours = gr.Slider(0, 16, 0, step=1, label="Ink colours (0: full colour)")
+                    with gr.Row():
+                        transparent = gr.Checkbox(False, label="Transparent background (sticker)")
+                        sixteen_bits = gr.Checkbox(False, label="16-bit TIFF")
+                    render = gr.Button("Render print", variant="primary", elem_id="render")
+                    print_status = gr.Markdown("", elem_id="print-status")
+                    with gr.Row():
+                        tee = gr.Image(label="On a tee", type="filepath", interactive=False, elem_id="tee")
+                        mug = gr.Image(label="On a mug", type="filepath", interactive=False, elem_id="mug")
+                    print_download = gr.DownloadButton("Download print file", visible=False,
+                                                       elem_id="print-download")
 
         controls = [alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale,
-                    pooling]
+                    pooling, colour]
         ui_only = {"api_visibility": "private", "queue": False}  # page conveniences, not API endpoints
         photos.select(_pick(PHOTOS), None, content, **ui_only)
         paintings.select(_pick(PAINTINGS), None, style, **ui_only)
         preset.change(apply_preset, preset, controls, **ui_only)
         optimizer.change(LR_FOR.get, optimizer, lr, **ui_only)
-        painting = run.click(paint, [content, style, *controls], [picture, progress_line, plot, download],
-                             api_name="paint", show_progress_on=progress_line)
-        stop.click(None, None, None, cancels=[painting])
+        painting = run.click(paint, [content, style, *controls, blend, second_style],
+                             [picture, progress_line, plot, download], api_name="paint",
+                             show_progress_on=progress_line)
+        printing = render.click(render_print, [content, style, *controls, blend, print_name, custom_size,
+                                               final_steps, colours, transparent, sixteen_bits, second_style],
+                                [picture, print_status, tee, mug, print_download], api_name="print",
+                                show_progress_on=print_status)
+        stop.click(None, None, None, cancels=[painting, printing])
     return demo
 
 

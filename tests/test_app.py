@@ -100,3 +100,24 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_server_keeps_serving(cli
         paint_job(client, content=fake).result()
     outputs = paint_job(client, steps=10).result()
     assert Image.open(outputs[0]).size == (64, 43)
+
+
+def test_the_print_section_renders_a_print_file_and_mockups(client):
+    job = client.submit(content=handle_file(str(ASSETS / "astronaut.png")),
+                        style=handle_file(str(ASSETS / "the_scream.jpg")), steps=10, print_name="custom",
+                        custom_size="96x80", final_steps=4, colours=8, api_name="/print")
+    *_, (preview, status, tee, mug, download) = list(job)
+    assert "done" in status
+    download = download["value"] if isinstance(download, dict) else download
+    download = download["path"] if isinstance(download, dict) else download
+    with Image.open(download) as design:
+        assert design.size == (96, 80) and round(design.info["dpi"][0]) == 300
+        assert len(design.convert("RGB").getcolors(4096)) <= 8
+    assert Image.open(tee).size == Image.open(mug).size
+
+
+def test_a_bad_custom_print_size_is_a_readable_error(client):
+    with pytest.raises(Exception, match="print size"):
+        client.submit(content=handle_file(str(ASSETS / "astronaut.png")),
+                      style=handle_file(str(ASSETS / "the_scream.jpg")), print_name="custom",
+                      custom_size="huge", api_name="/print").result()
