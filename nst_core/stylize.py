@@ -19,6 +19,9 @@ from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features
 
 MAX_RECOVERIES = 3  # after this many divergences the run stops with an error
 RECOVERY_LR_FACTOR = 0.1  # each recovery restarts from the last good image with this much smaller a step
+# A preview whose loss is this many times the best seen (the starting picture's included) has diverged:
+# a step so large that the picture turned to noise. Healthy runs stay under 1.1 (docs/presets.md).
+DIVERGENCE_RATIO = 2.0
 
 
 class DivergenceError(RuntimeError):
@@ -206,12 +209,14 @@ def _optimise(net: FeatureNet, content: ImageLike, styles: list[ImageLike], conf
     best_total = math.inf
     recoveries = 0
     note = ""
-    latest_terms = {}
+    latest_terms, start_total = {}, None
 
     def closure() -> torch.Tensor:
-        nonlocal latest_terms
+        nonlocal latest_terms, start_total
         optimizer.zero_grad(set_to_none=True)
         latest_terms = evaluate()
+        if start_total is None:  # the first evaluation is of the starting picture
+            start_total = latest_terms["total"]
         return latest_terms["total"]
 
     try:
@@ -222,6 +227,7 @@ def _optimise(net: FeatureNet, content: ImageLike, styles: list[ImageLike], conf
             if iteration % config.preview_every and iteration != steps:
                 continue
             terms = {name: float(value) for name, value in latest_terms.items()}
+            best_total = min(best_total, float(start_total))
             if _diverged(terms["total"], best_total, image):
                 recoveries += 1
                 if recoveries > MAX_RECOVERIES or (iteration == steps and good_terms is None):
@@ -271,7 +277,7 @@ def _whole(image: torch.Tensor) -> list[Tile]:
 
 
 def _diverged(total: float, best_total: float, image: torch.Tensor) -> bool:
-    """Non-finite, or blown far past the best loss so far (a step so large that the picture turns to noise)."""
+    """Non-finite, or blown past the best loss so far (a step so large that the picture turns to noise)."""
     if not math.isfinite(total) or not bool(torch.isfinite(image).all()):
         return True
-    return total > 1e3 * best_total
+    return total > DIVERGENCE_RATIO * best_total

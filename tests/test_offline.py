@@ -93,3 +93,11 @@ def test_the_same_weights_give_a_similar_balance_at_two_sizes(real_backbone):
     # twice the side; here each term stays within a factor of two.
     assert 0.5 < large.style / small.style < 2.0
     assert 0.5 < large.content / small.content < 2.0
+
+
+def test_a_far_too_large_step_is_caught_and_the_photo_survives(real_backbone):
+    config = StyleConfig(size=96, steps=30, preview_every=5, optimizer="adam", lr=1.0)
+    steps = list(stylize(f"{ASSETS}/chelsea.png", f"{ASSETS}/starry_night.jpg", config,
+                         backbone=real_backbone, device="cpu"))
+    assert any("diverged" in step.note for step in steps)
+    assert steps[-1].done and steps[-1].losses.content < 1.0  # still the cat, not noise
