@@ -62,16 +62,19 @@ def load_image(source: ImageLike, size: int | None = None, device: torch.device 
     if aspect:
         image = crop_to_aspect(image, aspect)
     if size is not None:
-        image = resize_longest(image, size)
+        # With an aspect the shape is exact (a print is 4500x5400, not 4504x5400 from the crop's rounding).
+        shape = None if not aspect else (size, round(size / aspect)) if aspect >= 1 else (round(size * aspect), size)
+        image = resize_longest(image, size, shape)
     array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
 
 
-def resize_longest(image: Image.Image, size: int) -> Image.Image:
-    """Resize so the longest side is `size`, keeping the aspect ratio (Lanczos, up or down)."""
+def resize_longest(image: Image.Image, size: int, shape: tuple[int, int] | None = None) -> Image.Image:
+    """Resize so the longest side is `size`, keeping the aspect ratio (Lanczos, up or down), or to
+    exactly `shape` (width, height)."""
     width, height = image.size
     scale = size / max(width, height)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    new = shape or (max(1, round(width * scale)), max(1, round(height * scale)))
     if min(new) < MIN_SIDE:
         raise ImageError(
             f"the image is {width}x{height}: at {size} px on its longest side its short side would be "

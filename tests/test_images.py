@@ -145,3 +145,9 @@ def test_crop_to_a_print_aspect_is_centred(photo, aspect):
     assert width / height == pytest.approx(aspect, rel=0.03) and max(height, width) == 120
     if aspect < 60 / 40:  # cropped left and right: red and blue halves stay balanced around the centre
         assert tensor[0, 0].mean().item() == pytest.approx(tensor[0, 2].mean().item(), abs=0.04)
+
+
+def test_a_print_aspect_gives_the_exact_print_shape():
+    # 512 px cropped to 5:6 is 427 px wide; scaled to 5400 that would round to 4504, not the tee's 4500.
+    tensor = load_image(Image.new("RGB", (512, 512)), 5400 // 10, aspect=4500 / 5400)
+    assert tensor.shape[-2:] == (540, 450)
