@@ -30,6 +30,7 @@ PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 DEFAULTS = PRESETS["default"]
 LR_FOR = {"lbfgs": DEFAULTS.lr, "adam": PRESETS["adam"].lr}
 MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
+STOPPED = "**stopped**: the picture so far stays above (its download button saves it); press Paint to start again."
 PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
 
 DEVICE = resolve_device(os.environ.get("NST_DEVICE", "auto"))
@@ -177,7 +178,7 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="Tee Style Studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# Tee Style Studio\nPaint a photo in the style of a painting, for tees, mugs and "
                     "stickers. Pick or upload a photo and a painting, then press **Paint**.")
-        gr.Markdown(f"Device: `{DEVICE}` · Backbone: {BACKBONE.description}", elem_id="backend")
+        gr.Markdown(f"Device: `{DEVICE}` · Backbone: {BACKBONE.label}", elem_id="backend")
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Row():
@@ -262,7 +263,7 @@ def build_demo() -> gr.Blocks:
                                                final_steps, colours, transparent, sixteen_bits, second_style],
                                 [picture, print_status, tee, mug, print_download], api_name="print",
                                 show_progress_on=print_status)
-        stop.click(None, None, None, cancels=[painting, printing])
+        stop.click(lambda: STOPPED, None, progress_line, cancels=[painting, printing], **ui_only)
     return demo
 
 
@@ -277,6 +278,7 @@ demo = build_demo()
 
 
 def main() -> None:
+    print(f"backbone: {BACKBONE.description}; device {DEVICE}")  # the full story, for whoever runs the server
     parser = argparse.ArgumentParser(description="Run the Tee Style Studio web app.")
     parser.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")

