@@ -106,6 +106,11 @@ class StyleConfig:
             raise ValueError("content_weight, style_weight and tv_weight are all 0: nothing to optimise")
 
     @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer the objective reads, the content layer first, each once."""
+        return tuple(dict.fromkeys((self.content_layer, *self.style_layers)))
+
+    @property
     def total_steps(self) -> int:
         """Iterations over all scales."""
         return sum(self.scale_steps) + self.steps

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
+from PIL import Image
 
 from . import colour, losses
 from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
-from .images import ImageLike, load_image, to_pil
-from .memory import GIB, available_bytes, choose_tile, lbfgs_history
+from .images import ImageLike, load_image, open_image, to_pil
+from .memory import GIB, MAX_HISTORY, available_bytes, choose_tile, lbfgs_history
 from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
 
 MAX_RECOVERIES = 3  # after this many divergences the run stops with an error
@@ -87,8 +88,7 @@ def compute_targets(net: FeatureNet, content: torch.Tensor, styles: torch.Tensor
 
 def objective(net: FeatureNet, image: torch.Tensor, targets: Targets, config: StyleConfig) -> dict[str, torch.Tensor]:
     """The weighted terms alpha*content + beta*style + tv, and their total, as scalar tensors."""
-    layers = tuple(dict.fromkeys((config.content_layer, *config.style_layers)))
-    features = net(image, layers, config.pooling)
+    features = net(image, config.layers, config.pooling)
     grams = {name: losses.gram(features[name]) for name in config.style_layers}
     terms = {
         "content": config.content_weight * losses.content_loss(features[config.content_layer], targets.content),
@@ -108,7 +108,8 @@ def initial_image(content: torch.Tensor, config: StyleConfig) -> torch.Tensor:
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
-def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float, history: int = 50) -> torch.optim.Optimizer:
+def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float,
+                   history: int = MAX_HISTORY) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=lr)
     # One iteration per step() call so the loop can preview and stop between any two; the history of
@@ -145,6 +146,8 @@ def stylize(
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     _blend_weights(config, len(styles))  # a mismatch is an error before any work
+    # Decoded once here; each scale only resizes them.
+    content, styles = open_image(content), [open_image(image) for image in styles]
     picture = None
     done = 0
     for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
@@ -162,7 +165,7 @@ def stylize(
         done += steps
 
 
-def _optimise(net: FeatureNet, content: ImageLike, styles: list[ImageLike], config: StyleConfig, size: int,
+def _optimise(net: FeatureNet, content: Image.Image, styles: list[Image.Image], config: StyleConfig, size: int,
               steps: int, previous: torch.Tensor | None, budget: int, device: torch.device):
     """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile)."""
     photo = load_image(content, size, device, aspect=config.aspect)
@@ -171,9 +174,8 @@ def _optimise(net: FeatureNet, content: ImageLike, styles: list[ImageLike], conf
     style_images = [prepare_style(load_image(style, style_side, device), photo, config) for style in styles]
     content_image = colour.luminance_image(photo) if config.colour == "luminance" else photo
 
-    layers = tuple(dict.fromkeys((config.content_layer, *config.style_layers)))
-    margin = margin_for(net.arch, layers)
-    deepest = max(layers, key=lambda name: (int(name[4]), int(name[6])))
+    margin = margin_for(net.arch, config.layers)
+    deepest = max(config.layers, key=lambda name: (int(name[4]), int(name[6])))
 
     def tiles_for(image: torch.Tensor, optimizer: str) -> tuple[int, list[Tile] | None]:
         side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, budget)

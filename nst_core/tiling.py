@@ -92,8 +92,7 @@ def tiled_features(net: FeatureNet, image: torch.Tensor, layer: str, tiles: list
             part = core_features(net(_window(image, tile), (layer,), pooling)[layer], layer, tile)
             if out is None:
                 out = part.new_zeros(*part.shape[:2], height // stride, width // stride)
-            y0, _, x0, _ = tile.core
-            out[..., y0 // stride:y0 // stride + part.shape[-2], x0 // stride:x0 // stride + part.shape[-1]] = part
+            core_features(out, layer, tile, of_window=False).copy_(part)
     return out
 
 
@@ -123,11 +122,10 @@ def tiled_backward(net: FeatureNet, image: torch.Tensor, content_target: torch.T
     gram_grads = dict(zip(style_layers, torch.autograd.grad(style, [grams[n] for n in style_layers])))
 
     content_energy = content_target.float().square().sum()
-    layers = tuple(dict.fromkeys((config.content_layer, *style_layers)))
     content = image.new_zeros((), dtype=torch.float32)
     for tile in tiles:
         window = _window(image.detach(), tile).requires_grad_(True)
-        features = net(window, layers, config.pooling)
+        features = net(window, config.layers, config.pooling)
         surrogate = window.new_zeros((), dtype=torch.float32)
         for name in style_layers:
             core = core_features(features[name], name, tile)
