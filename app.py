@@ -16,13 +16,16 @@ except ImportError:  # off a Space, or a Space without ZeroGPU
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 
 from nst_core import PRESETS, DivergenceError, ImageError, StyleConfig, load_backbone, resolve_device, stylize
 from nst_core.background import latest
-from nst_core.config import COLOURS, INITS, OPTIMIZERS, POOLINGS
+from nst_core.config import COLOURS, INITS, OPTIMIZERS, POOLINGS, coarse_start
 from nst_core.export import PRINT_PRESETS
+from nst_core.gate import Gate, GateError
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import FINAL_STEPS, export_design, print_config
+from nst_core.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")
@@ -37,6 +40,10 @@ DEVICE = resolve_device(os.environ.get("NST_DEVICE", "auto"))
 BACKBONE = load_backbone()  # once per process, at start-up
 BACKBONE.net.to(DEVICE)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
+WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
+# The fair line for live runs: NST_CONCURRENCY runs at once (1 on a CPU, 2 on a GPU), NST_QUEUE_SIZE waiting.
+GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or (1 if DEVICE.type == "cpu" else 2)),
+            line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
 
 
 class PictureUpload(gr.Image):
@@ -54,6 +61,13 @@ class PictureUpload(gr.Image):
 def run_steps(content: str, style: str | list[str], config: StyleConfig):
     """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
     yield from latest(stylize(content, style, config, backbone=BACKBONE, device=DEVICE))
+
+
+def live_steps(content: str, styles: list[str], config: StyleConfig, quick_start: bool):
+    """A live run's steps: batched with the room's other runs in workshop mode, else a run of its own."""
+    if WORKSHOP is not None and len(styles) == 1:
+        return latest(WORKSHOP.stylize(content, styles[0], config))
+    return run_steps(content, styles, coarse_start(config) if quick_start else config)
 
 
 def gpu_seconds(content: str, style: str | list[str], config: StyleConfig) -> int:
@@ -94,22 +108,43 @@ def _inputs(content, style, second_style, controls) -> tuple[str, list[str], Sty
 
 
 def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
-          style_scale, pooling, colour, blend, second_style=None, progress=gr.Progress()):
-    """Paint `content` in the style of `style`, streaming (picture, status, loss plot, download) updates."""
+          style_scale, pooling, colour, blend, second_style=None, quick_start=True, request: gr.Request = None,
+          progress=gr.Progress()):
+    """Paint `content` in the style of `style`, streaming (picture, status, loss plot, download) updates.
+
+    The run first takes its place in the fair line (GATE) and reports its place until its turn. With
+    `quick_start` the first previews are painted at half size, so the picture changes within a
+    second or two of its start, and the rest at full size.
+    """
     content, styles, config = _inputs(content, style, second_style, (
         alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale, pooling, colour,
         blend))
+    try:
+        ticket = GATE.join(getattr(request, "session_hash", None) or uuid.uuid4().hex)
+    except GateError as error:
+        raise gr.Error(str(error)) from None
     history = []
     try:
-        for step in run_steps(content, styles, config):
+        while not GATE.wait(ticket, timeout=1.0):
+            yield gr.skip(), in_line(ticket), gr.skip(), gr.skip()
+        for step in live_steps(content, styles, config, quick_start):
             history += [(step.iteration, name, getattr(step.losses, name)) for name in ("content", "style")]
             left = step.elapsed / step.iteration * (step.total - step.iteration)
             progress((step.iteration, step.total), desc=f"about {left:.0f} s left", unit="iterations")
             plot = pd.DataFrame(history, columns=["iteration", "term", "loss"])
             download = save_result(step.to_pil()) if step.done else gr.DownloadButton(visible=False)
-            yield step.to_pil(), status(step), plot, download
+            yield _at_size(step.to_pil(), config.size), status(step), plot, download
     except (ImageError, DivergenceError) as error:
         raise gr.Error(str(error)) from None
+    finally:
+        GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes
+
+
+def in_line(ticket) -> str:
+    """The status line of a run waiting for its turn."""
+    ahead, wait = GATE.place(ticket), GATE.estimate(ticket)
+    place = "you are next" if ahead == 0 else f"{ahead} {'person' if ahead == 1 else 'people'} ahead of you"
+    return f"**waiting in line**: {place}, about {max(1, round(wait / 60))} min"
 
 
 def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
@@ -137,6 +172,14 @@ def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, in
     download = gr.DownloadButton(f"Download print file ({width}×{height}, {suffix[1:].upper()})",
                                  value=str(files.design), visible=True)
     yield _shrunk(result.to_pil()), status(result), str(files.tee), str(files.mug), download
+
+
+def _at_size(picture, size: int):
+    """A quick start's half-size frame enlarged, so the picture on the page keeps its size."""
+    if max(picture.size) >= size:
+        return picture
+    scale = size / max(picture.size)
+    return picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.BICUBIC)
 
 
 def _shrunk(picture):
@@ -217,6 +260,8 @@ def build_demo() -> gr.Blocks:
                     second_style = PictureUpload(None, type="filepath", label="Second painting (optional)",
                                                  sources=["upload", "clipboard"], height=160, elem_id="style2")
                     blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
+                    quick_start = gr.Checkbox(True, label="Quick first look",
+                                              info="the first previews at half size: a picture in a second or two")
                 with gr.Row():
                     run = gr.Button("Paint", variant="primary", elem_id="run")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -256,13 +301,13 @@ def build_demo() -> gr.Blocks:
         paintings.select(_pick(PAINTINGS), None, style, **ui_only)
         preset.change(apply_preset, preset, controls, **ui_only)
         optimizer.change(LR_FOR.get, optimizer, lr, **ui_only)
-        painting = run.click(paint, [content, style, *controls, blend, second_style],
+        painting = run.click(paint, [content, style, *controls, blend, second_style, quick_start],
                              [picture, progress_line, plot, download], api_name="paint",
-                             show_progress_on=progress_line)
+                             show_progress_on=progress_line, concurrency_limit=None)  # GATE keeps the line
         printing = render.click(render_print, [content, style, *controls, blend, print_name, custom_size,
                                                final_steps, colours, transparent, sixteen_bits, second_style],
                                 [picture, print_status, tee, mug, print_download], api_name="print",
-                                show_progress_on=print_status)
+                                show_progress_on=print_status, concurrency_limit=1)  # one print at a time
         stop.click(lambda: STOPPED, None, progress_line, cancels=[painting, printing], **ui_only)
     return demo
 
@@ -278,18 +323,26 @@ demo = build_demo()
 
 
 def main() -> None:
+    global WORKSHOP
     print(f"backbone: {BACKBONE.description}; device {DEVICE}")  # the full story, for whoever runs the server
     parser = argparse.ArgumentParser(description="Run the Tee Style Studio web app.")
     parser.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("NST_CONCURRENCY", "0")),
-                        help="runs at once (default: 1 on a CPU, 2 on a GPU)")
-    parser.add_argument("--queue-size", type=int, default=int(os.environ.get("NST_QUEUE_SIZE", "30")),
-                        help="jobs waiting at most; more are refused with 'queue full'")
+    parser.add_argument("--concurrency", type=int, default=GATE.slots,
+                        help="live runs at once (default: $NST_CONCURRENCY, or 1 on a CPU and 2 on a GPU)")
+    parser.add_argument("--queue-size", type=int, default=GATE.line,
+                        help="people waiting at most (default: $NST_QUEUE_SIZE or 30); more are told the queue is full")
+    parser.add_argument("--workshop", type=int, nargs="?", const=8, default=int(os.environ.get("NST_WORKSHOP", "0")),
+                        metavar="N", help="workshop mode: paint up to N people's runs of one size and settings "
+                                          "as one batch (default N 8; best on a GPU)")
     args = parser.parse_args()
-    concurrency = args.concurrency or (1 if DEVICE.type == "cpu" else 2)
-    demo.queue(max_size=args.queue_size, default_concurrency_limit=concurrency)
-    demo.launch(server_name=args.host, server_port=args.port)
+    slots = args.concurrency
+    if args.workshop:
+        WORKSHOP = Workshop(BACKBONE, DEVICE, max_batch=args.workshop)
+        slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
+    GATE.configure(slots=slots, line=args.queue_size)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=1)  # prints: one at a time, after the line
+    demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Time from Run to the first streamed frame, and between frames, through the launched studio.
 
-    python bench/app_frames.py --size 256 --runs 3
+    python -m bench.app_frames --size 256 --runs 3
 
 Launches app.py on loopback, submits runs with gradio_client as a browser would, and reports the
 median time to the first frame and the median gap between frames.

@@ -1,6 +1,6 @@
 """Median seconds per iteration of the engine at a few sizes, both optimisers, side by side in one run.
 
-    python bench/iteration.py --sizes 256 512 --iterations 12
+    python -m bench.iteration --sizes 256 512 --iterations 12
 """
 
 from __future__ import annotations

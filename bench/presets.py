@@ -1,6 +1,6 @@
 """Steps and time the default preset needs to reach the seed recipe's final objective.
 
-    python bench/presets.py --size 128 --seed-steps 20000
+    python -m bench.presets --size 128 --seed-steps 20000
 
 Both runs use the same content/style pair, backbone and size, and report the same objective
 (alpha*content + beta*style, evaluated by the engine at every preview).

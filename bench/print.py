@@ -1,7 +1,7 @@
 """Time, peak memory and tile size of a print-size render, one size per process.
 
-    python bench/print.py tee --steps 100 --final-steps 4 -o /tmp/tee.png
-    python bench/print.py 1024x1024 --steps 100
+    python -m bench.print tee --steps 100 --final-steps 4 -o /tmp/tee.png
+    python -m bench.print 1024x1024 --steps 100
 
 Paints coarse to fine with the CLI's print plan and prints one markdown row: the size, the scales,
 the tile chosen at the final scale, the wall time (per scale and in all) and the process's peak

@@ -12,6 +12,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 POOLINGS = ("max", "avg")
 COLOURS = ("style", "luminance", "histogram", "keep")
+PRECISIONS = ("float32", "bf16")
 
 MIN_SIZE = 32  # the deepest style layer (relu5_1) needs at least 2x2 positions
 MAX_SIZE = 8192
@@ -47,6 +48,12 @@ class StyleConfig:
     # colours laid over the result (Gatys et al. 2017)
     style_blend: tuple[float, ...] = ()  # weights of several style images (one each); () weighs them equally
     aspect: float = 0.0  # width / height to crop the photo to (centred) before painting, e.g. 5/6 for a tee
+    # Fast paths (docs/performance.md measures each): they change the speed, not the picture's recipe.
+    hold_memory: bool = True  # CPU: keep freed blocks for reuse during the run instead of unmapping them
+    cache_targets: bool = True  # reuse a painting's Gram matrices across runs (same pixels, size and settings)
+    precision: str = "float32"  # "bf16": the network's convolutions in bfloat16; Grams and losses stay float32
+    channels_last: bool = False  # NHWC memory layout for the convolutions
+    compile: bool = False  # torch.compile the feature network
 
     def __post_init__(self) -> None:
         # Lists from a CLI or JSON become tuples, so the frozen config stays hashable.
@@ -96,6 +103,7 @@ class StyleConfig:
                 raise ValueError(f"tile must be a multiple of 16 (the deepest layer's grid), got {self.tile}")
         _check_float("memory_gb", self.memory_gb, 0.0, 4096.0)
         _check_choice("colour", self.colour, COLOURS)
+        _check_choice("precision", self.precision, PRECISIONS)
         for weight in self.style_blend:
             _check_float("style_blend", weight, 0.0, 1e6)
         if self.style_blend and sum(self.style_blend) <= 0:
@@ -159,6 +167,20 @@ PRESETS: dict[str, StyleConfig] = {
     # The seed's recipe, kept to reproduce it: Adam, lr 0.003, alpha 1, beta 1e6, content init, 20 000 steps.
     "seed": StyleConfig(optimizer="adam", lr=0.003, steps=20_000, preview_every=100),
 }
+
+
+def coarse_start(config: StyleConfig, previews: int = 2) -> StyleConfig:
+    """`config` with its first `previews` preview intervals painted at half size, the same steps in all.
+
+    An iteration at half size costs a quarter, so the first painted preview arrives about four times
+    sooner; the full-size iterations then refine the enlarged picture (docs/performance.md measures
+    what it costs in time to quality). A config that is already coarse to fine, or too small to
+    halve, or too short to share, comes back unchanged.
+    """
+    coarse = min(previews * config.preview_every, config.steps // 3)
+    if config.scales or config.size // 2 < MIN_SIZE or coarse < 1:
+        return config
+    return config.replace(scales=(config.size // 2,), scale_steps=(coarse,), steps=config.steps - coarse)
 
 
 def preset(name: str, **changes) -> StyleConfig:

@@ -10,10 +10,11 @@ from typing import Iterator, Sequence
 import torch
 from PIL import Image
 
-from . import colour, losses
+from . import allocator, colour, losses
 from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
+from .fastpaths import STYLE_CACHE, TunedNet
 from .images import ImageLike, load_image, open_image, to_pil
 from .memory import GIB, MAX_HISTORY, available_bytes, choose_tile, lbfgs_history
 from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
@@ -67,13 +68,15 @@ class Targets:
     grams: dict[str, torch.Tensor]  # layer -> (1, C, C)
 
 
-def compute_targets(net: FeatureNet, content: torch.Tensor, styles: torch.Tensor | Sequence[torch.Tensor],
+def compute_targets(net: FeatureNet | TunedNet, content: torch.Tensor,
+                    styles: torch.Tensor | Sequence[torch.Tensor],
                     config: StyleConfig, content_tiles: list[Tile] | None = None,
                     style_tiles: Sequence[list[Tile] | None] = ()) -> Targets:
     """Activations of the content image and Gram matrices of the style images, without gradients.
 
     Several styles blend as the weighted mean of their Gram matrices (config.style_blend). With tiles,
     everything is assembled piece by piece, so print-size pictures never pass the network whole.
+    A run's TunedNet with `config.cache_targets` takes each style's Gram matrices from STYLE_CACHE.
     """
     styles = [styles] if isinstance(styles, torch.Tensor) else list(styles)
     weights = _blend_weights(config, len(styles))
@@ -81,13 +84,24 @@ def compute_targets(net: FeatureNet, content: torch.Tensor, styles: torch.Tensor
                                       config.pooling)
     grams = {}
     for style, weight, tiles in zip(styles, weights, [*style_tiles, *[None] * len(styles)]):
-        for name, gram in tiled_grams(net, style, config.style_layers, tiles or _whole(style), config.pooling).items():
+        def compute(style=style, tiles=tiles) -> dict[str, torch.Tensor]:
+            return tiled_grams(net, style, config.style_layers, tiles or _whole(style), config.pooling)
+
+        cached = config.cache_targets and isinstance(net, TunedNet)
+        for name, gram in (STYLE_CACHE.grams(net, style, config, compute) if cached else compute()).items():
             grams[name] = grams.get(name, 0) + weight * gram
     return Targets(content_features, grams)
 
 
-def objective(net: FeatureNet, image: torch.Tensor, targets: Targets, config: StyleConfig) -> dict[str, torch.Tensor]:
+def objective(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Targets,
+              config: StyleConfig) -> dict[str, torch.Tensor]:
     """The weighted terms alpha*content + beta*style + tv, and their total, as scalar tensors."""
+    return {name: value.sum() for name, value in objective_terms(net, image, targets, config).items()}
+
+
+def objective_terms(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Targets,
+                    config: StyleConfig) -> dict[str, torch.Tensor]:
+    """The weighted terms and their total for each picture of a batch against its own targets: (B,) each."""
     features = net(image, config.layers, config.pooling)
     grams = {name: losses.gram(features[name]) for name in config.style_layers}
     terms = {
@@ -95,7 +109,6 @@ def objective(net: FeatureNet, image: torch.Tensor, targets: Targets, config: St
         "style": config.style_weight * losses.STYLE_UNIT * losses.style_loss(grams, targets.grams, config.layer_weights),
         "tv": config.tv_weight * losses.tv_loss(image),
     }
-    terms = {name: value.sum() for name, value in terms.items()}
     terms["total"] = terms["content"] + terms["style"] + terms["tv"]
     return terms
 
@@ -141,31 +154,39 @@ def stylize(
         from .backbone import load_backbone
 
         backbone = load_backbone()
-    net = (backbone.net if isinstance(backbone, Backbone) else backbone).to(device)
+    net = TunedNet((backbone.net if isinstance(backbone, Backbone) else backbone).to(device), config, device)
     budget = int(config.memory_gb * GIB) or available_bytes(device)
 
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     _blend_weights(config, len(styles))  # a mismatch is an error before any work
     # Decoded once here; each scale only resizes them.
     content, styles = open_image(content), [open_image(image) for image in styles]
-    picture = None
+    hold = config.hold_memory and device.type == "cpu"
+    if hold:
+        allocator.hold()
+    picture = level = None
     done = 0
-    for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
-        level = _optimise(net, content, styles, config, size, steps, picture, budget, device)
-        for iteration, terms, picture, shown, note, tile in level:
-            yield Step(
-                iteration=done + iteration,
-                total=config.total_steps,
-                elapsed=time.perf_counter() - started,
-                losses=Losses(**terms),
-                image=shown.squeeze(0).to("cpu", copy=True),
-                note=note,
-                tile=tile,
-            )
-        done += steps
+    try:
+        for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
+            level = _optimise(net, content, styles, config, size, steps, picture, budget, device)
+            for iteration, terms, picture, shown, note, tile in level:
+                yield Step(
+                    iteration=done + iteration,
+                    total=config.total_steps,
+                    elapsed=time.perf_counter() - started,
+                    losses=Losses(**terms),
+                    image=shown.squeeze(0).to("cpu", copy=True),
+                    note=note,
+                    tile=tile,
+                )
+            done += steps
+    finally:
+        if hold:
+            del level, picture  # the last scale's tensors go before the heap is trimmed
+            allocator.release()
 
 
-def _optimise(net: FeatureNet, content: Image.Image, styles: list[Image.Image], config: StyleConfig, size: int,
+def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], config: StyleConfig, size: int,
               steps: int, previous: torch.Tensor | None, budget: int, device: torch.device):
     """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile)."""
     photo = load_image(content, size, device, aspect=config.aspect)

@@ -1,0 +1,67 @@
+"""Keeping freed memory in the process during a CPU run, and handing it back when the run ends.
+
+glibc serves every allocation above 128 kB with a fresh mmap and unmaps it on free, so each forward
+and backward pass of a large picture faults in and zeroes gigabytes of new pages: at 1024 px a third
+of the CPU time went to the kernel (docs/performance.md). Raising the mmap and trim thresholds keeps
+freed blocks in the heap for reuse; `malloc_trim` returns them to the system after the run, so the
+server's memory goes back down between users. Elsewhere (no glibc: macOS, Windows, musl) this does
+nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import threading
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
+HOLD_MMAP_THRESHOLD = 1 << 30  # blocks below 1 GiB come from the heap, so freed ones are reused
+HOLD_TRIM_THRESHOLD = 1 << 40  # never shrink the heap on free while runs are going on
+DEFAULT_MMAP_THRESHOLD = DEFAULT_TRIM_THRESHOLD = 128 * 1024  # glibc's own values
+
+_lock = threading.Lock()
+_holders = 0  # runs in progress that asked to hold memory
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, or None where the C library is another one."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt, libc.malloc_trim  # both exist only in glibc
+    except (OSError, TypeError, AttributeError):
+        return None
+    return libc
+
+
+def available() -> bool:
+    return _libc() is not None
+
+
+def hold() -> None:
+    """A run starts: keep freed blocks for reuse until every run that asked has called `release`."""
+    global _holders
+    libc = _libc()
+    if libc is None:
+        return
+    with _lock:
+        if _holders == 0:
+            libc.mallopt(M_MMAP_THRESHOLD, HOLD_MMAP_THRESHOLD)
+            libc.mallopt(M_TRIM_THRESHOLD, HOLD_TRIM_THRESHOLD)
+        _holders += 1
+
+
+def release() -> None:
+    """A run ends: when it was the last one, restore glibc's thresholds and return free memory."""
+    global _holders
+    libc = _libc()
+    if libc is None:
+        return
+    with _lock:
+        _holders = max(0, _holders - 1)
+        if _holders == 0:
+            libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
+            libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+            libc.malloc_trim(0)

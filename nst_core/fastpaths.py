@@ -1,0 +1,90 @@
+"""The switchable fast paths of a run: how the network is called, and the style targets kept between runs.
+
+Each is a field of StyleConfig, and bench/speed.py measures what each one gives (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Callable
+
+import torch
+
+from .backbone import FeatureNet
+from .config import StyleConfig
+
+_compiled: weakref.WeakKeyDictionary[FeatureNet, Callable] = weakref.WeakKeyDictionary()
+
+
+class TunedNet:
+    """The feature network as one run calls it: NHWC input, bf16 convolutions or compiled, as configured.
+
+    Activations come back in bfloat16 under `precision="bf16"`; the losses turn them to float32 before
+    any Gram sum or squared error, where bf16 and fp16 overflow or lose the small differences.
+    """
+
+    def __init__(self, net: FeatureNet, config: StyleConfig, device: torch.device):
+        self.net = net
+        self.arch = net.arch
+        self.channels_last = config.channels_last
+        self.dtype = torch.bfloat16 if config.precision == "bf16" else None
+        self.device_type = device.type
+        self.forward = _compile(net) if config.compile else net
+
+    def __call__(self, image: torch.Tensor, layers: tuple[str, ...], pooling: str = "max") -> dict[str, torch.Tensor]:
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None):
+            return self.forward(image, layers, pooling)
+
+
+def _compile(net: FeatureNet) -> Callable:
+    """One torch.compile of the network per process, shared by every run (compiling costs seconds)."""
+    if net not in _compiled:
+        _compiled[net] = torch.compile(net, dynamic=False)
+    return _compiled[net]
+
+
+class StyleCache:
+    """Gram matrices of style images by their pixels, size and the network settings, least recently used out.
+
+    In a workshop most people pick one of a few paintings; its targets are computed once per process.
+    The key is a digest of the prepared style tensor (after resizing and colour matching), so a
+    different size, crop or colour mode is a different entry. Thread-safe: the app runs jobs in threads.
+    """
+
+    def __init__(self, entries: int = 16):
+        self.entries = entries
+        self.hits = self.misses = 0
+        self._grams: OrderedDict[tuple, tuple[weakref.ref, dict[str, torch.Tensor]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def grams(self, net: TunedNet, style: torch.Tensor, config: StyleConfig,
+              compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """The cached Gram matrices of `style`, or `compute()`'s, stored for next time."""
+        key = (id(net.net), style.device.type, tuple(style.shape), config.style_layers, config.pooling,
+               config.precision, hashlib.sha1(style.detach().cpu().numpy().tobytes()).hexdigest())
+        with self._lock:
+            found = self._grams.get(key)
+            if found is not None and found[0]() is net.net:  # the id was not reused by another network
+                self._grams.move_to_end(key)
+                self.hits += 1
+                return found[1]
+            self.misses += 1
+        grams = compute()
+        with self._lock:
+            self._grams[key] = (weakref.ref(net.net), grams)
+            while len(self._grams) > self.entries:
+                self._grams.popitem(last=False)
+        return grams
+
+    def clear(self) -> None:
+        with self._lock:
+            self._grams.clear()
+            self.hits = self.misses = 0
+
+
+STYLE_CACHE = StyleCache()

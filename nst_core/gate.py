@@ -1,0 +1,99 @@
+"""A fair line for a shared server: a few runs at a time, first come first served, one run per person.
+
+A workshop is thirty people on one machine pressing Paint, often twice. Everyone joins one line;
+the first `slots` people paint, the rest see their place and an estimate of the wait. A person who
+already has a run waiting or painting is told so at once instead of taking a second place (so
+nobody can push the room back by submitting many jobs), and a full line says so at once too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+
+class GateError(RuntimeError):
+    """A run that cannot join the line, with the reason in words for the person."""
+
+
+@dataclass(eq=False)
+class Ticket:
+    person: str
+    number: int
+    joined: float = field(default_factory=time.monotonic)
+    admitted: float | None = None
+
+
+class Gate:
+    """At most `slots` runs at once; up to `line` more wait in order; each person holds one place at most."""
+
+    def __init__(self, slots: int = 1, line: int = 30, per_person: int = 1, typical_seconds: float = 60.0):
+        self.slots, self.line, self.per_person = slots, line, per_person
+        self._durations = deque([typical_seconds], maxlen=20)  # recent runs, for the wait estimate
+        self._waiting: deque[Ticket] = deque()
+        self._running: list[Ticket] = []
+        self._numbers = itertools.count(1)
+        self._changed = threading.Condition()
+
+    def configure(self, slots: int | None = None, line: int | None = None) -> None:
+        with self._changed:
+            self.slots = slots or self.slots
+            self.line = line if line is not None else self.line
+            self._changed.notify_all()
+
+    def join(self, person: str) -> Ticket:
+        """A place in line for `person`, or a GateError saying why not (already in line, line full)."""
+        with self._changed:
+            held = sum(ticket.person == person for ticket in (*self._waiting, *self._running))
+            if held >= self.per_person:
+                raise GateError("You already have a picture painting or waiting in line: wait for it to "
+                                "finish, or press Stop, before starting another.")
+            if len(self._waiting) >= self.line and len(self._running) >= self.slots:
+                raise GateError(f"The queue is full ({self.line} people waiting): please try again in a few "
+                                "minutes.")
+            ticket = Ticket(person, next(self._numbers))
+            self._waiting.append(ticket)
+            self._admit()
+            return ticket
+
+    def wait(self, ticket: Ticket, timeout: float) -> bool:
+        """True once `ticket` may run; False after `timeout` seconds still in line (to report the wait)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while ticket.admitted is None and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(left)
+            return ticket.admitted is not None
+
+    def leave(self, ticket: Ticket) -> None:
+        """The run ended, was stopped, or its person left the line: the next in line may go."""
+        with self._changed:
+            if ticket in self._running:
+                self._running.remove(ticket)
+                self._durations.append(time.monotonic() - ticket.admitted)
+            elif ticket in self._waiting:
+                self._waiting.remove(ticket)
+            self._admit()
+
+    def place(self, ticket: Ticket) -> int:
+        """How many people are ahead in line (0: next); -1 once running or gone."""
+        with self._changed:
+            return self._waiting.index(ticket) if ticket in self._waiting else -1
+
+    def estimate(self, ticket: Ticket) -> float:
+        """Seconds until `ticket` should start, from the typical length of recent runs."""
+        ahead = self.place(ticket)
+        if ahead < 0:
+            return 0.0
+        typical = sorted(self._durations)[len(self._durations) // 2]
+        return math.ceil((ahead + 1) / self.slots) * typical
+
+    def _admit(self) -> None:
+        while self._waiting and len(self._running) < self.slots:
+            ticket = self._waiting.popleft()
+            ticket.admitted = time.monotonic()
+            self._running.append(ticket)
+        self._changed.notify_all()

@@ -1,0 +1,261 @@
+"""Workshop mode: several people's runs of one size and one set of settings as a single batched optimisation.
+
+A GPU spends about as long on a batch of four pictures as on one, so a room sharing one server gets
+more pictures per minute the more of them paint at once. The network sees the whole batch; every
+picture keeps its own optimiser, targets and divergence guard, so each result is the one its own
+run would have painted (tests/test_workshop.py checks that against `stylize`).
+
+`stylize_batch` is the engine; `Workshop` gathers jobs that arrive close together into batches for
+a server, one batch at a time, and hands each job its own steps.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import torch
+
+from . import colour
+from .backbone import Backbone, FeatureNet
+from .config import StyleConfig
+from .devices import resolve_device
+from .fastpaths import TunedNet
+from .images import ImageLike, load_image
+from .memory import GIB, available_bytes, lbfgs_history
+from .stylize import (DIVERGENCE_RATIO, MAX_RECOVERIES, RECOVERY_LR_FACTOR, DivergenceError, Losses, Step, Targets,
+                      compute_targets, initial_image, make_optimizer, objective_terms, prepare_style)
+
+
+@dataclass
+class _Picture:
+    """One person's picture in a batch: its pixels, optimiser and divergence bookkeeping."""
+
+    image: torch.Tensor  # (1, 3, H, W) leaf being optimised
+    optimizer: torch.optim.Optimizer
+    lr: float
+    last_good: torch.Tensor
+    good_terms: dict | None = None
+    best_total: float = math.inf
+    start_total: float | None = None
+    recoveries: int = 0
+    note: str = ""
+    error: DivergenceError | None = None  # set when this picture gave up; the others go on
+    terms: dict = field(default_factory=dict)
+
+
+Report = Step | DivergenceError | None
+
+
+def stylize_batch(
+    contents: Sequence[ImageLike],
+    styles: Sequence[ImageLike],
+    config: StyleConfig = StyleConfig(),
+    *,
+    backbone: Backbone | FeatureNet | None = None,
+    device: torch.device | str | None = "auto",
+) -> Iterator[list[Report]]:
+    """Paint contents[i] in the manner of styles[i] for every i at once; yield one report per picture per preview.
+
+    The photos must come out the same shape at `config.size` (`Workshop` groups them so). A report is
+    the picture's Step; None while a picture that diverged before its first good preview starts over;
+    a DivergenceError, from then on, for a picture that kept diverging (the rest carry on).
+    """
+    if len(contents) != len(styles) or not contents:
+        raise ValueError(f"give one painting per photo, got {len(contents)} photos and {len(styles)} paintings")
+    if config.scales or config.tile:
+        raise ValueError("a workshop batch paints at one size, untiled: leave scales and tile unset")
+    started = time.perf_counter()
+    device = resolve_device(device)
+    if backbone is None:
+        from .backbone import load_backbone
+
+        backbone = load_backbone()
+    net = TunedNet((backbone.net if isinstance(backbone, Backbone) else backbone).to(device), config, device)
+    photos = [load_image(content, config.size, device, aspect=config.aspect) for content in contents]
+    if len({photo.shape for photo in photos}) > 1:
+        raise ValueError("the photos of a batch must have one shape: " + ", ".join(
+            f"{photo.shape[-1]}x{photo.shape[-2]}" for photo in photos))
+    height, width = photos[0].shape[-2:]
+    style_side = round(max(height, width) * config.style_scale)
+    starts, all_targets = [], []
+    for photo, style in zip(photos, styles):
+        content_image = colour.luminance_image(photo) if config.colour == "luminance" else photo
+        style_image = prepare_style(load_image(style, style_side, device), photo, config)
+        all_targets.append(compute_targets(net, content_image, style_image, config))
+        starts.append(initial_image(content_image, config).clamp(0, 1))
+    targets = Targets(torch.cat([t.content for t in all_targets]),
+                      {name: torch.cat([t.grams[name] for t in all_targets]) for name in config.style_layers})
+    del all_targets
+
+    budget = int(config.memory_gb * GIB) or available_bytes(device)
+    history = lbfgs_history(height, width, budget // len(photos))
+    pictures = []
+    for start in starts:
+        image = start.requires_grad_(True)
+        pictures.append(_Picture(image, make_optimizer(image, config, config.lr, history), config.lr,
+                                 image.detach().clone()))
+
+    def shown(picture: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        return colour.luminance_only(picture, photo) if config.colour in ("luminance", "keep") else picture
+
+    try:
+        for iteration in range(1, config.steps + 1):
+            _iterate(net, pictures, targets, config)
+            if iteration % config.preview_every and iteration != config.steps:
+                continue
+            reports = []
+            for index, picture in enumerate(pictures):
+                if picture.error is None:
+                    _check(picture, iteration, config, history)
+                if picture.error is not None or picture.good_terms is None:
+                    reports.append(picture.error)  # None: nothing to show yet (it went back to its start)
+                    continue
+                reports.append(Step(
+                    iteration=iteration, total=config.steps, elapsed=time.perf_counter() - started,
+                    losses=Losses(**picture.good_terms),
+                    image=shown(picture.last_good, photos[index]).squeeze(0).to("cpu", copy=True),
+                    note=picture.note,
+                ))
+                picture.note = ""
+            yield reports
+            if all(picture.error is not None for picture in pictures):
+                return
+    finally:
+        del pictures, targets, photos
+
+
+def _iterate(net: TunedNet, pictures: list[_Picture], targets: Targets, config: StyleConfig) -> None:
+    """One iteration for every picture still painting: the network once for all, then each optimiser's step."""
+    live = [index for index, picture in enumerate(pictures) if picture.error is None]
+    for index in live:
+        pictures[index].image.grad = None
+    batch = torch.cat([pictures[index].image for index in live])
+    own = Targets(targets.content[live], {name: gram[live] for name, gram in targets.grams.items()})
+    terms = objective_terms(net, batch, own, config)
+    terms["total"].sum().backward()  # pictures are independent: each gets the gradient of its own total
+    for position, index in enumerate(live):
+        picture = pictures[index]
+        picture.terms = {name: float(value[position].detach()) for name, value in terms.items()}
+        if picture.start_total is None:
+            picture.start_total = picture.terms["total"]
+        total = terms["total"][position].detach()
+        picture.optimizer.step(lambda total=total: total)  # the gradient is in place already
+        with torch.no_grad():
+            picture.image.clamp_(0, 1)
+
+
+def _check(picture: _Picture, iteration: int, config: StyleConfig, history: int) -> None:
+    """At a preview: keep the picture as the last good one, or go back to it with a smaller step."""
+    total = picture.terms["total"]
+    picture.best_total = min(picture.best_total, picture.start_total)
+    diverged = (not math.isfinite(total) or not bool(torch.isfinite(picture.image).all())
+                or total > DIVERGENCE_RATIO * picture.best_total)
+    if not diverged:
+        picture.best_total = min(picture.best_total, total)
+        picture.last_good, picture.good_terms = picture.image.detach().clone(), picture.terms
+        return
+    picture.recoveries += 1
+    if picture.recoveries > MAX_RECOVERIES or picture.good_terms is None and iteration == config.steps:
+        picture.error = DivergenceError(
+            f"the optimisation diverged {picture.recoveries} times even at lr {picture.lr:g}: "
+            f"lower the learning rate (started at {config.lr:g}) or the style weight")
+        return
+    picture.lr *= RECOVERY_LR_FACTOR
+    with torch.no_grad():
+        picture.image.copy_(picture.last_good)
+    picture.optimizer = make_optimizer(picture.image, config, picture.lr, history)
+    picture.note = f"the loss diverged at iteration {iteration}: back to the last good picture with lr {picture.lr:g}"
+
+
+@dataclass(eq=False)  # a job is itself, whatever its fields
+class _Job:
+    """One person's run waiting for, or painting in, a batch."""
+
+    content: torch.Tensor  # the photo at the run's size, (1, 3, H, W) on the CPU
+    style: ImageLike
+    config: StyleConfig
+    reports: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def key(self) -> tuple:
+        """Jobs batch together when their settings and photo shapes are equal."""
+        return self.config, tuple(self.content.shape)
+
+
+_END = object()  # the job's run is over
+
+
+class Workshop:
+    """Runs people's jobs in batches: those with one key that arrive within `gather` seconds paint together.
+
+    One batch paints at a time. The oldest waiting job always goes into the next batch, with the
+    jobs behind it that share its key (first come, first served; nobody is overtaken by a later
+    arrival of another kind).
+    """
+
+    def __init__(self, backbone: Backbone | FeatureNet, device: torch.device | str = "auto", max_batch: int = 8,
+                 gather: float = 0.5):
+        self.backbone, self.device = backbone, resolve_device(device)
+        self.max_batch, self.gather = max_batch, gather
+        self.batches: list[int] = []  # the size of every batch painted, for the curious and the tests
+        self._waiting: list[_Job] = []
+        self._arrived = threading.Condition()
+        threading.Thread(target=self._serve, name="nst-workshop", daemon=True).start()
+
+    def stylize(self, content: ImageLike, style: ImageLike, config: StyleConfig) -> Iterator[Step]:
+        """This job's steps, as `stylize` would yield them, once its batch paints. Closing it leaves the batch."""
+        job = _Job(load_image(content, config.size, "cpu", aspect=config.aspect), style, config)
+        with self._arrived:
+            self._waiting.append(job)
+            self._arrived.notify()
+        try:
+            while (report := job.reports.get()) is not _END:
+                if isinstance(report, Exception):
+                    raise report
+                yield report
+        finally:
+            job.cancelled.set()
+
+    def _next_batch(self) -> list[_Job]:
+        with self._arrived:
+            while not self._waiting:
+                self._arrived.wait()
+            deadline = time.monotonic() + self.gather  # let the others who pressed Paint just now join
+            while len(self._waiting) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                self._arrived.wait(left)
+            key = self._waiting[0].key
+            batch = [job for job in self._waiting if job.key == key and not job.cancelled.is_set()][:self.max_batch]
+            chosen = set(map(id, batch))
+            self._waiting = [job for job in self._waiting if id(job) not in chosen and not job.cancelled.is_set()]
+            return batch
+
+    def _serve(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch:
+                self.batches.append(len(batch))
+                self._paint(batch)  # never raises: errors go to the batch's jobs
+
+    def _paint(self, batch: list[_Job]) -> None:
+        run = stylize_batch([job.content for job in batch], [job.style for job in batch], batch[0].config,
+                            backbone=self.backbone, device=self.device)
+        try:
+            for reports in run:
+                for job, report in zip(batch, reports):
+                    if report is not None:
+                        job.reports.put(report)
+                if all(job.cancelled.is_set() for job in batch):
+                    break  # everyone left: stop painting for nobody
+        except Exception as error:  # a bad painting or setting: every job of the batch hears of it
+            for job in batch:
+                job.reports.put(error)
+        finally:
+            run.close()
+            for job in batch:
+                job.reports.put(_END)

@@ -1,0 +1,103 @@
+"""The switchable fast paths: the style cache, bf16 and NHWC network calls, holding freed memory."""
+
+import pytest
+import torch
+
+from nst_core import StyleConfig, load_image, stylize
+from nst_core import allocator
+from nst_core.fastpaths import STYLE_CACHE, StyleCache, TunedNet
+from nst_core.losses import gram
+from nst_core.stylize import compute_targets
+
+CPU = torch.device("cpu")
+
+
+def _pictures(content_array, style_array, size=48):
+    return load_image(content_array, size, CPU), load_image(style_array, size, CPU)
+
+
+def test_a_cached_painting_gives_the_same_targets_and_is_computed_once(tiny_net, content_array, style_array):
+    config = StyleConfig(size=48)
+    content, style = _pictures(content_array, style_array)
+    cache, calls = StyleCache(), []
+
+    def compute():
+        calls.append(1)
+        return compute_targets(tiny_net, content, style, config).grams
+
+    net = TunedNet(tiny_net, config, CPU)
+    first = cache.grams(net, style, config, compute)
+    again = cache.grams(net, style.clone(), config, compute)  # other tensor, same pixels
+    assert len(calls) == 1 and (cache.hits, cache.misses) == (1, 1)
+    assert all(torch.equal(first[name], again[name]) for name in first)
+
+    cache.grams(net, load_image(style_array, 64, CPU), config, compute)  # another size
+    cache.grams(net, style, config.replace(pooling="avg"), compute)  # another network setting
+    cache.grams(net, style.flip(-1), config, compute)  # other pixels
+    assert len(calls) == 4
+
+
+def test_the_cache_forgets_the_least_recently_used(tiny_net, style_array):
+    cache = StyleCache(entries=2)
+    config = StyleConfig(size=48)
+    net = TunedNet(tiny_net, config, CPU)
+    pictures = [load_image(style_array, side, CPU) for side in (40, 48, 56)]
+    for picture in pictures:
+        cache.grams(net, picture, config, lambda: {})
+    cache.grams(net, pictures[2], config, lambda: {})
+    cache.grams(net, pictures[0], config, lambda: {})
+    assert (cache.hits, cache.misses) == (1, 4)  # the first was dropped when the third came
+
+
+def test_runs_with_the_cache_paint_the_same_picture(tiny_net, content_array, style_array):
+    config = StyleConfig(size=48, steps=6, preview_every=6)
+    STYLE_CACHE.clear()
+    uncached = list(stylize(content_array, style_array, config.replace(cache_targets=False), backbone=tiny_net,
+                            device=CPU))[-1]
+    cold = list(stylize(content_array, style_array, config, backbone=tiny_net, device=CPU))[-1]
+    warm = list(stylize(content_array, style_array, config, backbone=tiny_net, device=CPU))[-1]
+    assert STYLE_CACHE.hits == 1 and STYLE_CACHE.misses == 1
+    assert torch.equal(cold.image, warm.image)
+    assert torch.allclose(uncached.image, warm.image, atol=1e-6)
+
+
+@pytest.mark.parametrize("changes, tolerance", [({"channels_last": True}, 1e-4), ({"precision": "bf16"}, 5e-2)])
+def test_tuned_network_calls_agree_with_float32(tiny_net, content_array, changes, tolerance):
+    picture = load_image(content_array, 48, CPU)
+    layers = ("relu1_1", "relu3_1", "relu5_1")
+    reference = TunedNet(tiny_net, StyleConfig(), CPU)(picture, layers)
+    tuned = TunedNet(tiny_net, StyleConfig(**changes), CPU)(picture, layers)
+    for name in layers:
+        expected, got = gram(reference[name]), gram(tuned[name])
+        assert got.dtype == torch.float32  # Gram matrices are float32 whatever the convolutions ran in
+        assert (got - expected).norm() / expected.norm() < tolerance
+
+
+def test_bf16_runs_descend_and_stay_finite(tiny_net, content_array, style_array):
+    config = StyleConfig(size=48, steps=20, preview_every=10, precision="bf16")
+    steps = list(stylize(content_array, style_array, config, backbone=tiny_net, device=CPU))
+    assert all(torch.isfinite(step.image).all() for step in steps)
+    assert steps[-1].losses.total < steps[0].losses.total
+
+
+def test_memory_is_held_only_while_runs_go_on(tiny_net, content_array, style_array, small_config):
+    assert allocator._holders == 0
+    run = stylize(content_array, style_array, small_config, backbone=tiny_net, device=CPU)
+    next(run)
+    assert allocator._holders == (1 if allocator.available() else 0)
+    run.close()  # a stopped run lets go too
+    assert allocator._holders == 0
+    list(stylize(content_array, style_array, small_config.replace(hold_memory=False), backbone=tiny_net, device=CPU))
+    assert allocator._holders == 0
+
+
+def test_holds_nest(monkeypatch):
+    if not allocator.available():
+        pytest.skip("not glibc")
+    allocator.hold()
+    allocator.hold()
+    allocator.release()
+    assert allocator._holders == 1
+    allocator.release()
+    allocator.release()  # one too many is harmless
+    assert allocator._holders == 0

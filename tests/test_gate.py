@@ -1,0 +1,54 @@
+"""The fair line: a few runs at once, first come first served, one place per person, a clear 'full'."""
+
+import threading
+
+import pytest
+
+from nst_core.gate import Gate, GateError
+
+
+def test_runs_start_in_the_order_people_joined():
+    gate = Gate(slots=1, line=10)
+    tickets = [gate.join(person) for person in "abcd"]
+    started = []
+    for _ in tickets:
+        running = next(ticket for ticket in tickets if gate.wait(ticket, 0) and ticket not in started)
+        started.append(running)
+        gate.leave(running)
+    assert [ticket.person for ticket in started] == list("abcd")
+
+
+def test_one_place_per_person_so_nobody_pushes_the_room_back():
+    gate = Gate(slots=1, line=10)
+    first = gate.join("eager")
+    with pytest.raises(GateError, match="already have a picture"):
+        gate.join("eager")
+    other = gate.join("patient")
+    gate.leave(first)
+    assert gate.wait(other, 0)  # the patient person is next, not the eager one's second job
+    assert gate.join("eager")  # after their run, the eager person may join again, at the back
+
+
+def test_a_full_line_says_so_and_a_place_frees_up_when_someone_leaves():
+    gate = Gate(slots=1, line=2)
+    tickets = [gate.join(person) for person in "abc"]  # one running, two waiting
+    with pytest.raises(GateError, match="queue is full"):
+        gate.join("d")
+    gate.leave(tickets[2])  # someone waiting closes their tab
+    assert gate.place(tickets[1]) == 0
+    assert gate.join("d")
+
+
+def test_place_and_estimate_follow_the_line():
+    gate = Gate(slots=2, line=10, typical_seconds=30)
+    tickets = [gate.join(person) for person in "abcde"]
+    assert [gate.place(ticket) for ticket in tickets] == [-1, -1, 0, 1, 2]
+    assert [gate.estimate(ticket) for ticket in tickets] == [0, 0, 30, 30, 60]  # two runs at a time
+
+
+def test_waiting_wakes_when_a_slot_frees():
+    gate = Gate(slots=1, line=10)
+    running, waiting = gate.join("a"), gate.join("b")
+    assert not gate.wait(waiting, 0.05)
+    threading.Timer(0.1, gate.leave, args=(running,)).start()
+    assert gate.wait(waiting, 5.0)
