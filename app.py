@@ -46,6 +46,30 @@ GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or (1 if DEVICE.type == 
             line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
 
 
+class Slider(gr.Slider):
+    """A slider whose out-of-range message (from an API call; the page cannot send one) names the slider."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error as error:
+            raise gr.Error(f"{self.label}: {error.message}") from None
+
+
+class Number(gr.Number):
+    """A number box whose out-of-range message names the box."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error as error:
+            raise gr.Error(f"{self.label}: {error.message}") from None
+
+
 class PictureUpload(gr.Image):
     """An image upload handed over as the uploaded file, unopened: nst_core reads any mode, applies EXIF,
     refuses bombs, and says in plain words what is wrong with a bad file."""
@@ -100,6 +124,15 @@ def make_config(alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, pre
         raise gr.Error(f"Please check the settings: {error}") from None
 
 
+def _readable(error: Exception, content, style, second_style) -> gr.Error:
+    """The engine's message for the page, the uploads' server paths replaced by what they are."""
+    message = str(error)
+    for path, name in ((content, "the photo"), (style, "the painting"), (second_style, "the second painting")):
+        if path:
+            message = message.replace(str(path), name)
+    return gr.Error(message)
+
+
 def _inputs(content, style, second_style, controls) -> tuple[str, list[str], StyleConfig]:
     if not content or not style:
         raise gr.Error("Please give both a photo and a painting (upload them or pick from the examples).")
@@ -135,7 +168,7 @@ def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv,
             download = save_result(step.to_pil()) if step.done else gr.DownloadButton(visible=False)
             yield _at_size(step.to_pil(), config.size), status(step), plot, download
     except (ImageError, DivergenceError) as error:
-        raise gr.Error(str(error)) from None
+        raise _readable(error, content, style, second_style) from None
     finally:
         GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes
 
@@ -167,7 +200,7 @@ def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, in
                               bits=16 if sixteen_bits else 8, transparent=bool(transparent),
                               colours=int(colours), mockups=True)
     except (ImageError, DivergenceError, DoesNotFitError, ValueError) as error:
-        raise gr.Error(str(error)) from None
+        raise _readable(error, content, style, second_style) from None
     width, height = result.image.shape[-1], result.image.shape[-2]
     download = gr.DownloadButton(f"Download print file ({width}×{height}, {suffix[1:].upper()})",
                                  value=str(files.design), visible=True)
@@ -236,22 +269,22 @@ def build_demo() -> gr.Blocks:
                                        elem_id="paintings")
                 preset = gr.Radio(list(PRESETS), value="default", label="Preset",
                                   info="default: finished picture · preview: quick look · seed: the original recipe")
-                alpha = gr.Slider(0, 10, DEFAULTS.content_weight, step=0.05, label="Content weight α",
+                alpha = Slider(0, 10, DEFAULTS.content_weight, step=0.05, label="Content weight α",
                                   info="how much of the photo to keep")
-                log_beta = gr.Slider(3, 9, _log10(DEFAULTS.style_weight), step=0.1, label="Style weight log₁₀ β",
+                log_beta = Slider(3, 9, _log10(DEFAULTS.style_weight), step=0.1, label="Style weight log₁₀ β",
                                      info="6 means β = 1e6, the balanced default; 7 paints ten times harder")
-                lr = gr.Slider(0.001, 2, DEFAULTS.lr, step=0.001, label="Learning rate",
+                lr = Slider(0.001, 2, DEFAULTS.lr, step=0.001, label="Learning rate",
                                info="L-BFGS: about 1 · Adam: 0.003 to 0.05")
-                steps = gr.Slider(10, 3000, DEFAULTS.steps, step=10, label="Steps")
+                steps = Slider(10, 3000, DEFAULTS.steps, step=10, label="Steps")
                 with gr.Accordion("Advanced", open=False):
-                    size = gr.Slider(64, MAX_LIVE_SIZE, DEFAULTS.size, step=16, label="Size (longest side, px)")
+                    size = Slider(64, MAX_LIVE_SIZE, DEFAULTS.size, step=16, label="Size (longest side, px)")
                     optimizer = gr.Radio(list(OPTIMIZERS), value=DEFAULTS.optimizer, label="Optimizer")
                     init = gr.Radio(list(INITS), value=DEFAULTS.init, label="Start from")
-                    tv = gr.Slider(0, 100, DEFAULTS.tv_weight, step=0.5, label="Smoothing (total variation)")
-                    seed = gr.Number(DEFAULTS.seed, precision=0, minimum=0, label="Seed (for noise start)")
-                    preview_every = gr.Slider(1, 100, DEFAULTS.preview_every, step=1,
+                    tv = Slider(0, 100, DEFAULTS.tv_weight, step=0.5, label="Smoothing (total variation)")
+                    seed = Number(DEFAULTS.seed, precision=0, minimum=0, label="Seed (for noise start)")
+                    preview_every = Slider(1, 100, DEFAULTS.preview_every, step=1,
                                               label="Preview every N iterations")
-                    style_scale = gr.Slider(0.25, 2, DEFAULTS.style_scale, step=0.05,
+                    style_scale = Slider(0.25, 2, DEFAULTS.style_scale, step=0.05,
                                             label="Style scale (larger: bigger brush strokes)")
                     pooling = gr.Radio(list(POOLINGS), value=DEFAULTS.pooling, label="Pooling")
                     colour = gr.Radio(list(COLOURS), value=DEFAULTS.colour, label="Colours",
@@ -259,7 +292,7 @@ def build_demo() -> gr.Blocks:
                                            "histogram: the painting recoloured to the photo's palette")
                     second_style = PictureUpload(None, type="filepath", label="Second painting (optional)",
                                                  sources=["upload", "clipboard"], height=160, elem_id="style2")
-                    blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
+                    blend = Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
                     quick_start = gr.Checkbox(True, label="Quick first look",
                                               info="the first previews at half size: a picture in a second or two")
                 with gr.Row():
@@ -281,8 +314,8 @@ def build_demo() -> gr.Blocks:
                                                  info=" · ".join(f"{n} {w}×{h}" for n, (w, h) in PRINT_PRESETS.items()))
                         custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)")
                     with gr.Row():
-                        final_steps = gr.Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size")
-                        colours = gr.Slider(0, 16, 0, step=1, label="Ink colours (0: full colour)")
+                        final_steps = Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size")
+                        colours = Slider(0, 16, 0, step=1, label="Ink colours (0: full colour)")
                     with gr.Row():
                         transparent = gr.Checkbox(False, label="Transparent background (sticker)")
                         sixteen_bits = gr.Checkbox(False, label="16-bit TIFF")
