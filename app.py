@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -40,6 +41,7 @@ DEVICE = resolve_device(os.environ.get("NST_DEVICE", "auto"))
 BACKBONE = load_backbone()  # once per process, at start-up
 BACKBONE.net.to(DEVICE)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
+RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
 WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
 # The fair line for live runs: NST_CONCURRENCY runs at once (1 on a CPU, 2 on a GPU), NST_QUEUE_SIZE waiting.
 GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or (1 if DEVICE.type == "cpu" else 2)),
@@ -194,6 +196,7 @@ def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, in
             left = result.elapsed / result.iteration * (result.total - result.iteration)
             progress((result.iteration, result.total), desc=f"about {left / 60:.0f} min left", unit="iterations")
             yield _shrunk(result.to_pil()), status(result), None, None, gr.DownloadButton(visible=False)
+        prune_results()
         RESULTS.mkdir(parents=True, exist_ok=True)
         suffix = ".tif" if sixteen_bits else ".png"
         files = export_design(result.image, RESULTS / f"tee-print-{uuid.uuid4().hex[:12]}{suffix}", content,
@@ -231,10 +234,22 @@ def status(step) -> str:
 
 def save_result(picture) -> gr.DownloadButton:
     """The finished picture as a full-resolution PNG behind a download button."""
+    prune_results()
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"tee-style-{uuid.uuid4().hex[:12]}.png"
     picture.save(path)
     return gr.DownloadButton(f"Download PNG ({picture.width}×{picture.height})", value=str(path), visible=True)
+
+
+def prune_results() -> None:
+    """Remove result files older than RESULT_LIFETIME, so a server that runs for weeks does not fill its disk."""
+    cutoff = time.time() - RESULT_LIFETIME
+    for path in RESULTS.glob("tee-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:  # another run's prune got there first
+            pass
 
 
 def apply_preset(name: str):
@@ -374,7 +389,9 @@ def main() -> None:
         WORKSHOP = Workshop(BACKBONE, DEVICE, max_batch=args.workshop)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
     GATE.configure(slots=slots, line=args.queue_size)
-    demo.queue(max_size=args.queue_size, default_concurrency_limit=1)  # prints: one at a time, after the line
+    # Gradio's own queue only passes jobs on (the line above keeps the order and says who waits); its
+    # limit is roomier than the line's so a burst hears the line's message, with the number waiting.
+    demo.queue(max_size=2 * (args.queue_size + slots), default_concurrency_limit=1)
     demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)))
 
 

@@ -153,7 +153,7 @@ def iteration_flops(net, content: torch.Tensor, evaluator: Evaluator) -> int:
 
 
 def textbook(net, content, style, config, iterations, every, evaluator, device, optimizer="lbfgs",
-             lr=1.0, name="textbook") -> Trace:
+             lr=1.0, name="textbook", target=None) -> Trace:
     """The plain loop: full size from the start, content init, the default's layers and weights.
 
     L-BFGS (torch's defaults: history 100, no line search) or, for the seed recipe, Adam. Pixels are
@@ -210,6 +210,8 @@ def textbook(net, content, style, config, iterations, every, evaluator, device, 
                 solver.zero_grad()
                 closure()
                 solver.step()
+                if target is not None and trace.points and trace.points[-1][2] <= target:
+                    break
     trace.peak_bytes = memory.peak
     return trace
 
@@ -315,7 +317,7 @@ def _seed_steps_to_quality(args, net, backbone, device) -> int | None:
     reference = textbook(net, content, style, config, args.textbook_iterations, 10, evaluator, device)
     target = reference.points[-1][2] * QUALITY_MARGIN
     seed = textbook(net, content, style, config, args.seed_steps, 50, evaluator, device, optimizer="adam",
-                    lr=preset("seed").lr, name="seed")
+                    lr=preset("seed").lr, name="seed", target=target)
     reached = seed.time_to(target)
     print(f"seed recipe at {args.seed_size} px: textbook objective after {args.textbook_iterations} iterations "
           f"{reference.points[-1][2]:.4f}, target {target:.4f}; the seed recipe "
