@@ -33,6 +33,8 @@ class TunedNet:
         self.dtype = torch.bfloat16 if config.precision == "bf16" else None
         self.device_type = device.type
         self.forward = _compile(net) if config.compile else net
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # a run repeats one shape hundreds of times: autotune it
 
     def __call__(self, image: torch.Tensor, layers: tuple[str, ...], pooling: str = "max") -> dict[str, torch.Tensor]:
         if self.channels_last:
