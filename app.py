@@ -48,28 +48,30 @@ GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or (1 if DEVICE.type == 
             line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
 
 
-class Slider(gr.Slider):
-    """A slider whose out-of-range message (from an API call; the page cannot send one) names the slider."""
+def _naming(component: type, control, payload):
+    """`component`'s own preprocessing, with an out-of-range message (from an API call) that names the control."""
+    try:
+        return component.preprocess(control, payload)
+    except gr.Error as error:
+        raise gr.Error(f"{control.label}: {error.message}") from None
 
-    is_template = True
+
+class Slider(gr.Slider):
+    """A slider whose out-of-range message names it (the page cannot send one; an API call can)."""
+
+    is_template = True  # drawn by the browser as the ordinary Slider
 
     def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except gr.Error as error:
-            raise gr.Error(f"{self.label}: {error.message}") from None
+        return _naming(gr.Slider, self, payload)
 
 
 class Number(gr.Number):
-    """A number box whose out-of-range message names the box."""
+    """A number box whose out-of-range message names it."""
 
     is_template = True
 
     def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except gr.Error as error:
-            raise gr.Error(f"{self.label}: {error.message}") from None
+        return _naming(gr.Number, self, payload)
 
 
 class PictureUpload(gr.Image):
