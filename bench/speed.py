@@ -269,7 +269,8 @@ def main() -> None:
                              "iterations at 1024 px take over an hour on a 2-core CPU)")
     parser.add_argument("--short-iterations", type=int, default=12, help="iterations for per-iteration timings")
     parser.add_argument("--seed-size", type=int, default=128, help="size where the seed recipe runs to the target")
-    parser.add_argument("--seed-steps", type=int, default=6000, help="most seed steps to try at --seed-size")
+    parser.add_argument("--seed-steps", type=int, default=6000,
+                        help="most seed steps to try at --seed-size (0: skip, no seed time to quality)")
     parser.add_argument("--runs", type=int, default=3, help="repeats of the short measurements (medians)")
     parser.add_argument("--fast-paths", type=int, nargs="*", default=[256, 512],
                         help="sizes at which each fast path is measured on its own")
@@ -311,6 +312,8 @@ def _images(args, size, device):
 
 def _seed_steps_to_quality(args, net, backbone, device) -> int | None:
     """Adam steps the seed recipe needs to come within 2 % of the textbook loop, at --seed-size."""
+    if not args.seed_steps:
+        return None
     config = preset("default", size=args.seed_size)
     content, style = _images(args, args.seed_size, device)
     evaluator = Evaluator(net, content, style, config)
