@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,6 +216,9 @@ def test_old_result_files_are_removed_as_new_ones_come(app_module):
         path.write_bytes(b"png")
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
-    button = app_module.save_result(Image.new("RGB", (8, 8)))
-    assert not old.exists() and recent.exists() and Path(button.value).exists()
-    recent.unlink()
+    before = set(app_module.RESULTS.iterdir())
+    app_module.save_result(Image.new("RGB", (8, 8)))
+    added = set(app_module.RESULTS.iterdir()) - before
+    assert not old.exists() and recent.exists() and len(added) == 1
+    for path in (recent, *added):
+        path.unlink()
