@@ -169,8 +169,9 @@ def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv,
             left = step.elapsed / step.iteration * (step.total - step.iteration)
             progress((step.iteration, step.total), desc=f"about {left:.0f} s left", unit="iterations")
             plot = pd.DataFrame(history, columns=["iteration", "term", "loss"])
-            download = save_result(step.to_pil()) if step.done else gr.DownloadButton(visible=False)
-            yield _at_size(step.to_pil(), config.size), status(step), plot, download
+            picture = step.to_pil()
+            download = save_result(picture) if step.done else gr.DownloadButton(visible=False)
+            yield _at_size(picture, config.size), status(step), plot, download
     except (ImageError, DivergenceError) as error:
         raise _readable(error, content, style, second_style) from None
     finally:
@@ -287,11 +288,11 @@ def build_demo() -> gr.Blocks:
                 preset = gr.Radio(list(PRESETS), value="default", label="Preset",
                                   info="default: finished picture · preview: quick look · seed: the original recipe")
                 alpha = Slider(0, 10, DEFAULTS.content_weight, step=0.05, label="Content weight α",
-                                  info="how much of the photo to keep")
+                               info="how much of the photo to keep")
                 log_beta = Slider(3, 9, _log10(DEFAULTS.style_weight), step=0.1, label="Style weight log₁₀ β",
-                                     info="6 means β = 1e6, the balanced default; 7 paints ten times harder")
+                                  info="6 means β = 1e6, the balanced default; 7 paints ten times harder")
                 lr = Slider(0.001, 2, DEFAULTS.lr, step=0.001, label="Learning rate",
-                               info="L-BFGS: about 1 · Adam: 0.003 to 0.05")
+                            info="L-BFGS: about 1 · Adam: 0.003 to 0.05")
                 steps = Slider(10, 3000, DEFAULTS.steps, step=10, label="Steps")
                 with gr.Accordion("Advanced", open=False):
                     size = Slider(64, MAX_LIVE_SIZE, DEFAULTS.size, step=16, label="Size (longest side, px)")
@@ -300,9 +301,9 @@ def build_demo() -> gr.Blocks:
                     tv = Slider(0, 100, DEFAULTS.tv_weight, step=0.5, label="Smoothing (total variation)")
                     seed = Number(DEFAULTS.seed, precision=0, minimum=0, label="Seed (for noise start)")
                     preview_every = Slider(1, 100, DEFAULTS.preview_every, step=1,
-                                              label="Preview every N iterations")
+                                           label="Preview every N iterations")
                     style_scale = Slider(0.25, 2, DEFAULTS.style_scale, step=0.05,
-                                            label="Style scale (larger: bigger brush strokes)")
+                                         label="Style scale (larger: bigger brush strokes)")
                     pooling = gr.Radio(list(POOLINGS), value=DEFAULTS.pooling, label="Pooling")
                     colour = gr.Radio(list(COLOURS), value=DEFAULTS.colour, label="Colours",
                                       info="style: the painting's · luminance / keep: the photo's · "

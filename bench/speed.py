@@ -16,6 +16,7 @@ any time: the clock stops while it runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -63,17 +64,11 @@ class Clock:
         _sync(self.device)
         return time.perf_counter() - self.started - self.paused
 
+    @contextlib.contextmanager
     def pause(self):
-        clock = self
-
-        class Pause:
-            def __enter__(self):
-                self.at = time.perf_counter()
-
-            def __exit__(self, *_):
-                clock.paused += time.perf_counter() - self.at
-
-        return Pause()
+        at = time.perf_counter()
+        yield
+        self.paused += time.perf_counter() - at
 
 
 class PeakMemory:
@@ -288,7 +283,7 @@ def main() -> None:
           f"backbone: {backbone.description}")
     print(f"peak: {peak / 1e9:.0f} GFLOP/s (float32 {4096}x{4096} matmul, median of 5)\n")
 
-    seed_steps_needed = _seed_steps_to_quality(args, net, backbone, device)
+    seed_steps_needed = _seed_steps_to_quality(args, net, device)
     rows, fast_rows = [], []
     for size in args.sizes:
         rows.append(_compare(args, size, net, backbone, device, peak, seed_steps_needed))
@@ -310,7 +305,7 @@ def _images(args, size, device):
     return load_image(args.content, size, device), load_image(args.style, size, device)
 
 
-def _seed_steps_to_quality(args, net, backbone, device) -> int | None:
+def _seed_steps_to_quality(args, net, device) -> int | None:
     """Adam steps the seed recipe needs to come within 2 % of the textbook loop, at --seed-size."""
     if not args.seed_steps:
         return None

@@ -48,8 +48,7 @@ def hold() -> None:
         return
     with _lock:
         if _holders == 0:
-            libc.mallopt(M_MMAP_THRESHOLD, HOLD_MMAP_THRESHOLD)
-            libc.mallopt(M_TRIM_THRESHOLD, HOLD_TRIM_THRESHOLD)
+            _thresholds(libc, HOLD_MMAP_THRESHOLD, HOLD_TRIM_THRESHOLD)
         _holders += 1
 
 
@@ -62,6 +61,10 @@ def release() -> None:
     with _lock:
         _holders = max(0, _holders - 1)
         if _holders == 0:
-            libc.mallopt(M_MMAP_THRESHOLD, DEFAULT_MMAP_THRESHOLD)
-            libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+            _thresholds(libc, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
             libc.malloc_trim(0)
+
+
+def _thresholds(libc: ctypes.CDLL, mmap: int, trim: int) -> None:
+    libc.mallopt(M_MMAP_THRESHOLD, mmap)
+    libc.mallopt(M_TRIM_THRESHOLD, trim)

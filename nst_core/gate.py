@@ -8,24 +8,21 @@ nobody can push the room back by submitting many jobs), and a full line says so 
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class GateError(RuntimeError):
     """A run that cannot join the line, with the reason in words for the person."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False)  # a ticket is itself: two of one person's are not equal
 class Ticket:
     person: str
-    number: int
-    joined: float = field(default_factory=time.monotonic)
-    admitted: float | None = None
+    admitted: float | None = None  # time.monotonic() when its run may start
 
 
 class Gate:
@@ -36,7 +33,6 @@ class Gate:
         self._durations = deque([typical_seconds], maxlen=20)  # recent runs, for the wait estimate
         self._waiting: deque[Ticket] = deque()
         self._running: list[Ticket] = []
-        self._numbers = itertools.count(1)
         self._changed = threading.Condition()
 
     def configure(self, slots: int | None = None, line: int | None = None) -> None:
@@ -55,7 +51,7 @@ class Gate:
             if len(self._waiting) >= self.line and len(self._running) >= self.slots:
                 raise GateError(f"The queue is full ({self.line} people waiting): please try again in a few "
                                 "minutes.")
-            ticket = Ticket(person, next(self._numbers))
+            ticket = Ticket(person)
             self._waiting.append(ticket)
             self._admit()
             return ticket

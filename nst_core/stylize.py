@@ -191,9 +191,7 @@ def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], co
     """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile)."""
     photo = load_image(content, size, device, aspect=config.aspect)
     height, width = photo.shape[-2:]
-    style_side = round(max(height, width) * config.style_scale)  # strokes keep their size relative to the picture
-    style_images = [prepare_style(load_image(style, style_side, device), photo, config) for style in styles]
-    content_image = colour.luminance_image(photo) if config.colour == "luminance" else photo
+    content_image, style_images = painting_inputs(photo, styles, config, device)
 
     margin = margin_for(net.arch, config.layers)
     deepest = max(config.layers, key=lambda name: (int(name[4]), int(name[6])))
@@ -213,10 +211,6 @@ def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], co
         start = torch.nn.functional.interpolate(previous, size=(height, width), mode="bicubic", align_corners=False)
     del content_image
     image = start.clamp(0, 1).requires_grad_(True)
-
-    def shown(picture: torch.Tensor) -> torch.Tensor:
-        """What the user sees: with a colour mode, the photo's colours put back."""
-        return colour.luminance_only(picture, photo) if config.colour in ("luminance", "keep") else picture
 
     def evaluate() -> dict[str, torch.Tensor]:
         if tiles:
@@ -251,29 +245,56 @@ def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], co
                 continue
             terms = {name: float(value) for name, value in latest_terms.items()}
             best_total = min(best_total, float(start_total))
-            if _diverged(terms["total"], best_total, image):
+            if diverged(terms["total"], best_total, image):
                 recoveries += 1
                 if recoveries > MAX_RECOVERIES or (iteration == steps and good_terms is None):
-                    raise DivergenceError(
-                        f"the optimisation diverged {recoveries} times even at lr {lr:g}: "
-                        f"lower the learning rate (started at {config.lr:g}) or the style weight"
-                    )
+                    raise divergence_error(recoveries, lr, config)
                 lr *= RECOVERY_LR_FACTOR
                 with torch.no_grad():
                     image.copy_(last_good)
                 optimizer = make_optimizer(image, config, lr, history)
-                note = f"the loss diverged at iteration {iteration}: back to the last good picture with lr {lr:g}"
+                note = recovery_note(iteration, lr)
                 if iteration < steps:
                     continue
                 terms = good_terms  # the scale ends here: report the last good picture
             else:
                 best_total = min(best_total, terms["total"])
                 last_good, good_terms = image.detach().clone(), terms
-            yield iteration, terms, last_good, shown(last_good), note, tile
+            yield iteration, terms, last_good, shown(last_good, photo, config), note, tile
             note = ""
     finally:
         # Drop the graph and optimiser state now, not when the generator object is collected.
         del optimizer, image, latest_terms, targets, photo
+
+
+def painting_inputs(photo: torch.Tensor, styles: Sequence[ImageLike], config: StyleConfig,
+                    device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The picture the content loss compares with and the style images, at the photo's scale, as the
+    colour mode needs them."""
+    style_side = round(max(photo.shape[-2:]) * config.style_scale)  # strokes keep their size relative to the picture
+    style_images = [prepare_style(load_image(style, style_side, device), photo, config) for style in styles]
+    return (colour.luminance_image(photo) if config.colour == "luminance" else photo), style_images
+
+
+def shown(picture: torch.Tensor, photo: torch.Tensor, config: StyleConfig) -> torch.Tensor:
+    """What the user sees: with a colour mode, the photo's colours put back."""
+    return colour.luminance_only(picture, photo) if config.colour in ("luminance", "keep") else picture
+
+
+def diverged(total: float, best_total: float, image: torch.Tensor) -> bool:
+    """Non-finite, or blown past the best loss so far (a step so large that the picture turns to noise)."""
+    if not math.isfinite(total) or not bool(torch.isfinite(image).all()):
+        return True
+    return total > DIVERGENCE_RATIO * best_total
+
+
+def divergence_error(recoveries: int, lr: float, config: StyleConfig) -> DivergenceError:
+    return DivergenceError(f"the optimisation diverged {recoveries} times even at lr {lr:g}: "
+                           f"lower the learning rate (started at {config.lr:g}) or the style weight")
+
+
+def recovery_note(iteration: int, lr: float) -> str:
+    return f"the loss diverged at iteration {iteration}: back to the last good picture with lr {lr:g}"
 
 
 def prepare_style(style: torch.Tensor, photo: torch.Tensor, config: StyleConfig) -> torch.Tensor:
@@ -297,10 +318,3 @@ def _whole(image: torch.Tensor) -> list[Tile]:
     """A single tile covering the picture."""
     height, width = image.shape[-2:]
     return [Tile((0, height, 0, width), (0, height, 0, width))]
-
-
-def _diverged(total: float, best_total: float, image: torch.Tensor) -> bool:
-    """Non-finite, or blown past the best loss so far (a step so large that the picture turns to noise)."""
-    if not math.isfinite(total) or not bool(torch.isfinite(image).all()):
-        return True
-    return total > DIVERGENCE_RATIO * best_total

@@ -20,15 +20,15 @@ from typing import Iterator, Sequence
 
 import torch
 
-from . import colour
 from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
 from .fastpaths import TunedNet
 from .images import ImageLike, load_image
 from .memory import GIB, available_bytes, lbfgs_history
-from .stylize import (DIVERGENCE_RATIO, MAX_RECOVERIES, RECOVERY_LR_FACTOR, DivergenceError, Losses, Step, Targets,
-                      compute_targets, initial_image, make_optimizer, objective_terms, prepare_style)
+from .stylize import (MAX_RECOVERIES, RECOVERY_LR_FACTOR, DivergenceError, Losses, Step, Targets, compute_targets,
+                      divergence_error, diverged, initial_image, make_optimizer, objective_terms, painting_inputs,
+                      recovery_note, shown)
 
 
 @dataclass
@@ -81,12 +81,10 @@ def stylize_batch(
         raise ValueError("the photos of a batch must have one shape: " + ", ".join(
             f"{photo.shape[-1]}x{photo.shape[-2]}" for photo in photos))
     height, width = photos[0].shape[-2:]
-    style_side = round(max(height, width) * config.style_scale)
     starts, all_targets = [], []
     for photo, style in zip(photos, styles):
-        content_image = colour.luminance_image(photo) if config.colour == "luminance" else photo
-        style_image = prepare_style(load_image(style, style_side, device), photo, config)
-        all_targets.append(compute_targets(net, content_image, style_image, config))
+        content_image, style_images = painting_inputs(photo, [style], config, device)
+        all_targets.append(compute_targets(net, content_image, style_images, config))
         starts.append(initial_image(content_image, config).clamp(0, 1))
     targets = Targets(torch.cat([t.content for t in all_targets]),
                       {name: torch.cat([t.grams[name] for t in all_targets]) for name in config.style_layers})
@@ -99,9 +97,6 @@ def stylize_batch(
         image = start.requires_grad_(True)
         pictures.append(_Picture(image, make_optimizer(image, config, config.lr, history), config.lr,
                                  image.detach().clone()))
-
-    def shown(picture: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        return colour.luminance_only(picture, photo) if config.colour in ("luminance", "keep") else picture
 
     try:
         for iteration in range(1, config.steps + 1):
@@ -118,7 +113,7 @@ def stylize_batch(
                 reports.append(Step(
                     iteration=iteration, total=config.steps, elapsed=time.perf_counter() - started,
                     losses=Losses(**picture.good_terms),
-                    image=shown(picture.last_good, photos[index]).squeeze(0).to("cpu", copy=True),
+                    image=shown(picture.last_good, photos[index], config).squeeze(0).to("cpu", copy=True),
                     note=picture.note,
                 ))
                 picture.note = ""
@@ -153,23 +148,19 @@ def _check(picture: _Picture, iteration: int, config: StyleConfig, history: int)
     """At a preview: keep the picture as the last good one, or go back to it with a smaller step."""
     total = picture.terms["total"]
     picture.best_total = min(picture.best_total, picture.start_total)
-    diverged = (not math.isfinite(total) or not bool(torch.isfinite(picture.image).all())
-                or total > DIVERGENCE_RATIO * picture.best_total)
-    if not diverged:
+    if not diverged(total, picture.best_total, picture.image):
         picture.best_total = min(picture.best_total, total)
         picture.last_good, picture.good_terms = picture.image.detach().clone(), picture.terms
         return
     picture.recoveries += 1
     if picture.recoveries > MAX_RECOVERIES or picture.good_terms is None and iteration == config.steps:
-        picture.error = DivergenceError(
-            f"the optimisation diverged {picture.recoveries} times even at lr {picture.lr:g}: "
-            f"lower the learning rate (started at {config.lr:g}) or the style weight")
+        picture.error = divergence_error(picture.recoveries, picture.lr, config)
         return
     picture.lr *= RECOVERY_LR_FACTOR
     with torch.no_grad():
         picture.image.copy_(picture.last_good)
     picture.optimizer = make_optimizer(picture.image, config, picture.lr, history)
-    picture.note = f"the loss diverged at iteration {iteration}: back to the last good picture with lr {picture.lr:g}"
+    picture.note = recovery_note(iteration, picture.lr)
 
 
 @dataclass(eq=False)  # a job is itself, whatever its fields
