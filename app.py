@@ -214,7 +214,7 @@ def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, in
 
 
 def _at_size(picture, size: int):
-    """A quick start's half-size frame enlarged, so the picture on the page keeps its size."""
+    """A quick sketch's half-size frame enlarged, so the picture on the page keeps its size."""
     if max(picture.size) >= size:
         return picture
     scale = size / max(picture.size)
@@ -312,7 +312,7 @@ def build_demo() -> gr.Blocks:
                                                  sources=["upload", "clipboard"], height=160, elem_id="style2")
                     blend = Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
                     quick_start = gr.Checkbox(True, label="Quick first look",
-                                              info="the first previews at half size: a picture in a second or two")
+                                              info="a half-size sketch first: a picture in a second or two")
                 with gr.Row():
                     run = gr.Button("Paint", variant="primary", elem_id="run")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")

@@ -336,8 +336,7 @@ def _compare(args, size, net, backbone, device, peak, seed_steps) -> str:
     target = reference.points[-1][2] * QUALITY_MARGIN if full else None
     seed = textbook(net, content, style, config, args.short_iterations, 10, evaluator, device, optimizer="adam",
                     lr=preset("seed").lr, name="seed")
-    studio = coarse_start(config if full else config.replace(preview_every=1))
-    studio = studio.replace(steps=iterations - sum(studio.scale_steps))  # as many iterations as the textbook
+    studio = coarse_start((config if full else config.replace(preview_every=1)).replace(steps=iterations))
     mine = ours(args.content, args.style, studio, backbone, evaluator, device, target)
 
     def per_iteration(trace):
@@ -394,7 +393,7 @@ def _fast_paths(args, size, backbone, device) -> list[str]:
                               for _ in range(args.runs))
     rows.append(f"| {size} | style cache: first preview, painting seen before | | | {warm:.2f} s (first time "
                 f"{cold:.2f} s) |")
-    rows.append(f"| {size} | coarse start (first previews at half size) | | | {quick:.2f} s (without: "
+    rows.append(f"| {size} | quick sketch (first previews at half size) | | | {quick:.2f} s (without: "
                 f"{warm:.2f} s) |")
     return rows
 

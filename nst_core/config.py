@@ -41,6 +41,7 @@ class StyleConfig:
     pooling: str = "max"  # "max" as in VGG, or "avg", which Gatys et al. found gives smoother pictures
     scales: tuple[int, ...] = ()  # coarse-to-fine: longest sides to paint at first, smallest first, all < size
     scale_steps: tuple[int, ...] = ()  # iterations at each of `scales` (then `steps` at `size`)
+    coarse_sketch: bool = False  # the scales only paint early previews: `size` starts again from `init`
     tile: int = 0  # tile side in pixels for large pictures (a multiple of 16); 0: untiled if it fits in memory
     memory_gb: float = 0.0  # memory the run may use; 0: most of what the device has free
     colour: str = "style"  # "style": the painting's colours; "luminance": style on brightness only, the photo's
@@ -170,17 +171,18 @@ PRESETS: dict[str, StyleConfig] = {
 
 
 def coarse_start(config: StyleConfig, previews: int = 2) -> StyleConfig:
-    """`config` with its first `previews` preview intervals painted at half size, the same steps in all.
+    """`config` with a quick sketch first: its first `previews` preview intervals painted at half size.
 
     An iteration at half size costs a quarter, so the first painted preview arrives about four times
-    sooner; the full-size iterations then refine the enlarged picture (docs/performance.md measures
-    what it costs in time to quality). A config that is already coarse to fine, or too small to
-    halve, or too short to share, comes back unchanged.
+    sooner. The sketch is only for the eyes: the full size then starts from `init` again, as if it
+    were not there, and ends on the same picture (an enlarged sketch would slow the full size down:
+    docs/performance.md). A config that is already coarse to fine, or too small to halve, or too
+    short for a sketch, comes back unchanged.
     """
-    coarse = min(previews * config.preview_every, config.steps // 3)
-    if config.scales or config.size // 2 < MIN_SIZE or coarse < 1:
+    sketch = min(previews * config.preview_every, config.steps // 3)
+    if config.scales or config.size // 2 < MIN_SIZE or sketch < 1:
         return config
-    return config.replace(scales=(config.size // 2,), scale_steps=(coarse,), steps=config.steps - coarse)
+    return config.replace(scales=(config.size // 2,), scale_steps=(sketch,), coarse_sketch=True)
 
 
 def preset(name: str, **changes) -> StyleConfig:

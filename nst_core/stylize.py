@@ -143,8 +143,9 @@ def stylize(
     """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations.
 
     `style` may be a list of images, blended by `config.style_blend`. With `config.scales` the picture
-    is painted small first, then upsampled and refined at each larger
-    size (coarse to fine); pictures too large for memory are optimised in tiles, exactly. The last step
+    is painted small first, then upsampled and refined at each larger size (coarse to fine), or, with
+    `config.coarse_sketch`, the small sizes are only a quick first look; pictures too large for memory
+    are optimised in tiles, exactly. The last step
     has `step.done` true and carries the result. Stopping the iteration (closing the generator) ends
     the run and frees its tensors.
     """
@@ -168,6 +169,8 @@ def stylize(
     done = 0
     try:
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
+            if size == config.size and config.coarse_sketch:
+                picture = None  # the sketch was for the eyes: the full size starts afresh
             level = _optimise(net, content, styles, config, size, steps, picture, budget, device)
             for iteration, terms, picture, shown, note, tile in level:
                 yield Step(

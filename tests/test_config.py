@@ -81,11 +81,12 @@ def test_total_steps_counts_every_scale():
     assert StyleConfig(scales=(128, 256), scale_steps=(100, 50), steps=20).total_steps == 170
 
 
-def test_a_coarse_start_paints_the_first_previews_at_half_size_with_the_same_steps():
+def test_a_coarse_start_sketches_the_first_previews_at_half_size_before_the_full_steps():
     from nst_core.config import coarse_start
 
     quick = coarse_start(StyleConfig(size=256, steps=300, preview_every=10))
-    assert quick.scales == (128,) and quick.scale_steps == (20,) and quick.total_steps == 300
+    assert quick.scales == (128,) and quick.scale_steps == (20,) and quick.coarse_sketch
+    assert quick.steps == 300 and quick.total_steps == 320  # the sketch comes on top of the full size's steps
     assert coarse_start(StyleConfig(size=256, steps=9, preview_every=10)).scale_steps == (3,)  # a third at most
     for unchanged in (StyleConfig(size=48), StyleConfig(size=512, scales=(256,), scale_steps=(5,)),
                       StyleConfig(size=256, steps=2)):

@@ -180,6 +180,18 @@ def test_coarse_to_fine_paints_small_first_and_counts_iterations_across_scales(t
     assert (steps[2].image.mean() - steps[1].image.mean()).abs() < 0.05
 
 
+def test_a_quick_sketch_shows_early_and_leaves_the_result_unchanged(tiny_net, content_array, style_array):
+    from nst_core.config import coarse_start
+
+    config = StyleConfig(size=64, steps=12, preview_every=2)
+    sketched = run(content_array, style_array, coarse_start(config), tiny_net)
+    plain = run(content_array, style_array, config, tiny_net)
+    assert [max(step.image.shape[-2:]) for step in sketched] == [32, 32] + [64] * 6
+    assert sketched[-1].iteration == sketched[-1].total == 16 and sketched[-1].done
+    torch.testing.assert_close(sketched[-1].image, plain[-1].image)  # the full size started from the photo again
+    assert sketched[-1].losses == plain[-1].losses
+
+
 def test_several_styles_blend_their_gram_matrices(tiny_net, content_array, style_array):
     smooth = _content_tensor(content_array, StyleConfig(size=48))
     stripes = stylize_module.load_image(style_array, 48)
