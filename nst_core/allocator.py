@@ -18,7 +18,12 @@ import threading
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
 HOLD_MMAP_THRESHOLD = 1 << 30  # blocks below 1 GiB come from the heap, so freed ones are reused
 HOLD_TRIM_THRESHOLD = 1 << 40  # never shrink the heap on free while runs are going on
-DEFAULT_MMAP_THRESHOLD = DEFAULT_TRIM_THRESHOLD = 128 * 1024  # glibc's own values
+# Between runs: where glibc's own adaptive thresholds settle on 64-bit once large blocks have been
+# freed (an mmap threshold of 32 MiB and twice that for trimming). Setting a threshold ends glibc's
+# adaptation for good, so releasing to its starting 128 kB would leave every later allocation above
+# 128 kB faulting in fresh pages: the textbook loop ran 1.5x slower per iteration after one of our runs.
+RELEASED_MMAP_THRESHOLD = 32 * 1024**2
+RELEASED_TRIM_THRESHOLD = 2 * RELEASED_MMAP_THRESHOLD
 
 _lock = threading.Lock()
 _holders = 0  # runs in progress that asked to hold memory
@@ -53,7 +58,7 @@ def hold() -> None:
 
 
 def release() -> None:
-    """A run ends: when it was the last one, restore glibc's thresholds and return free memory."""
+    """A run ends: when it was the last one, put glibc's thresholds where they settle and return free memory."""
     global _holders
     libc = _libc()
     if libc is None:
@@ -61,7 +66,7 @@ def release() -> None:
     with _lock:
         _holders = max(0, _holders - 1)
         if _holders == 0:
-            _thresholds(libc, DEFAULT_MMAP_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+            _thresholds(libc, RELEASED_MMAP_THRESHOLD, RELEASED_TRIM_THRESHOLD)
             libc.malloc_trim(0)
 
 

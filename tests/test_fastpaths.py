@@ -1,5 +1,7 @@
 """The switchable fast paths: the style cache, bf16 and NHWC network calls, holding freed memory."""
 
+import resource
+
 import pytest
 import torch
 
@@ -101,3 +103,19 @@ def test_holds_nest(monkeypatch):
     allocator.release()
     allocator.release()  # one too many is harmless
     assert allocator._holders == 0
+
+
+def test_after_a_run_large_blocks_are_reused_not_faulted_in_again():
+    """Released thresholds must not be glibc's starting 128 kB, which (fixed) maps every block anew."""
+    if not allocator.available():
+        pytest.skip("not glibc")
+    allocator.hold()
+    allocator.release()
+    block = 4 * 1024**2  # floats: a 16 MB block, like a 256 px picture's first activations
+    torch.ones(block)  # the first one may fault its pages in
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        torch.ones(block)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    pages = block * 4 // resource.getpagesize()
+    assert faults < 5 * pages, f"{faults} page faults for 20 reused 16 MB blocks of {pages} pages"  # 20x: mapped anew
