@@ -20,13 +20,13 @@ import pandas as pd
 from PIL import Image
 
 from nst_core import PRESETS, DivergenceError, ImageError, StyleConfig, load_backbone, resolve_device, stylize
-from nst_core.background import latest
+from studio.background import latest
 from nst_core.config import COLOURS, INITS, OPTIMIZERS, POOLINGS, coarse_start
 from nst_core.export import PRINT_PRESETS
-from nst_core.gate import Gate, GateError
+from studio.gate import Gate, GateError
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import FINAL_STEPS, export_design, print_config
-from nst_core.workshop import Workshop
+from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")

@@ -35,13 +35,15 @@ class StyleConfig:
     init: str = "content"  # start from the content image ("content") or from seeded noise ("noise")
     seed: int = 0  # seeds the noise init, so a run is reproducible
     preview_every: int = 10  # yield a step (with the current image) every this many iterations
+    preview_seconds: float = 0.0  # and at least this often in seconds, whatever an iteration costs; 0: off
     content_layer: str = "relu4_2"
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)  # relative; normalised to sum to 1
     pooling: str = "max"  # "max" as in VGG, or "avg", which Gatys et al. found gives smoother pictures
     scales: tuple[int, ...] = ()  # coarse-to-fine: longest sides to paint at first, smallest first, all < size
     scale_steps: tuple[int, ...] = ()  # iterations at each of `scales` (then `steps` at `size`)
-    coarse_sketch: bool = False  # the scales only paint early previews: `size` starts again from `init`
+    coarse_sketch: bool = False  # the scales only paint early previews, shown enlarged until the full size
+    # (which starts again from `init`) is more painted than they were
     tile: int = 0  # tile side in pixels for large pictures (a multiple of 16); 0: untiled if it fits in memory
     memory_gb: float = 0.0  # memory the run may use; 0: most of what the device has free
     colour: str = "style"  # "style": the painting's colours; "luminance": style on brightness only, the photo's
@@ -71,6 +73,7 @@ class StyleConfig:
         _check_choice("init", self.init, INITS)
         _check_choice("pooling", self.pooling, POOLINGS)
         _check_choice("content_layer", self.content_layer, CONTENT_LAYERS)
+        _check_float("preview_seconds", self.preview_seconds, 0.0, 3600.0)
         _check_float("style_scale", self.style_scale, 0.1, 4.0)
         _check_float("lr", self.lr, 0.0, MAX_LR[self.optimizer], low_open=True)
         _check_float("content_weight", self.content_weight, 0.0, 1e12)
@@ -176,7 +179,7 @@ def coarse_start(config: StyleConfig, previews: int = 2) -> StyleConfig:
     An iteration at half size costs a quarter, so the first painted preview arrives about four times
     sooner. The sketch is only for the eyes: the full size then starts from `init` again, as if it
     were not there, and ends on the same picture (an enlarged sketch would slow the full size down:
-    docs/performance.md). A config that is already coarse to fine, or too small to halve, or too
+    docs/performance.md); until the full size is more painted than the sketch, the sketch stays shown. A config that is already coarse to fine, or too small to halve, or too
     short for a sketch, comes back unchanged.
     """
     sketch = min(previews * config.preview_every, config.steps // 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
 import torch
@@ -139,15 +139,18 @@ def stylize(
     *,
     backbone: Backbone | FeatureNet | None = None,
     device: torch.device | str | None = "auto",
+    start: ImageLike | None = None,
 ) -> Iterator[Step]:
-    """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations.
+    """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations
+    (and every `config.preview_seconds`, if set).
 
     `style` may be a list of images, blended by `config.style_blend`. With `config.scales` the picture
     is painted small first, then upsampled and refined at each larger size (coarse to fine), or, with
-    `config.coarse_sketch`, the small sizes are only a quick first look; pictures too large for memory
-    are optimised in tiles, exactly. The last step
-    has `step.done` true and carries the result. Stopping the iteration (closing the generator) ends
-    the run and frees its tensors.
+    `config.coarse_sketch`, the small sizes are only a quick first look, shown at full size; pictures
+    too large for memory are optimised in tiles, exactly. `start`, a picture such as an approved
+    design, is where the first scale starts instead of `config.init` (enlarged and cropped to fit).
+    The last step has `step.done` true and carries the result. Stopping the iteration (closing the
+    generator) ends the run and frees its tensors.
     """
     started = time.perf_counter()
     device = resolve_device(device)
@@ -162,26 +165,41 @@ def stylize(
     _blend_weights(config, len(styles))  # a mismatch is an error before any work
     # Decoded once here; each scale only resizes them.
     content, styles = open_image(content), [open_image(image) for image in styles]
+    picture = open_image(start) if start is not None else None
+    cadence = Cadence(config)
     hold = config.hold_memory and device.type == "cpu"
     if hold:
         allocator.hold()
-    picture = level = None
+    level = None
+    sketch: Step | None = None  # the quick sketch's last frame, shown until the full size is more painted
+    full_shape = tuple(load_image(content, config.size, aspect=config.aspect).shape[-2:]) if config.coarse_sketch else None
     done = 0
     try:
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
-            if size == config.size and config.coarse_sketch:
+            final = size == config.size
+            if final and config.coarse_sketch:
                 picture = None  # the sketch was for the eyes: the full size starts afresh
-            level = _optimise(net, content, styles, config, size, steps, picture, budget, device)
-            for iteration, terms, picture, shown, note, tile in level:
-                yield Step(
+            level = _optimise(net, content, styles, config, size, steps, picture, budget, device, cadence)
+            for iteration, terms, picture, view, note, tile in level:
+                if not final and config.coarse_sketch:  # a sketch's frame is shown at the final size
+                    view = torch.nn.functional.interpolate(view, size=full_shape, mode="bicubic", align_corners=False)
+                step = Step(
                     iteration=done + iteration,
                     total=config.total_steps,
                     elapsed=time.perf_counter() - started,
                     losses=Losses(**terms),
-                    image=shown.squeeze(0).to("cpu", copy=True),
+                    image=view.squeeze(0).clamp(0, 1).to("cpu", copy=True),
                     note=note,
                     tile=tile,
                 )
+                if not final and config.coarse_sketch:
+                    sketch = step
+                elif sketch is not None and step.losses.style > sketch.losses.style and not step.done:
+                    # The full size is still less painted than the sketch: keep showing the sketch.
+                    step = replace(sketch, iteration=step.iteration, elapsed=step.elapsed, note=step.note)
+                else:
+                    sketch = None  # passed: from here on the full size shows itself
+                yield step
             done += steps
     finally:
         if hold:
@@ -189,9 +207,32 @@ def stylize(
             allocator.release()
 
 
+class Cadence:
+    """When a run shows a frame: every `preview_every` iterations, and before `preview_seconds` have passed
+    since the last one (if set), judging by what the last iteration took."""
+
+    def __init__(self, config: StyleConfig):
+        self.every, self.seconds = config.preview_every, config.preview_seconds
+        self.shown = self.ticked = time.perf_counter()
+
+    def due(self, iteration: int, last: bool) -> bool:
+        now = time.perf_counter()
+        iteration_time, self.ticked = now - self.ticked, now
+        due = last or iteration % self.every == 0
+        if self.seconds and not due:
+            due = now - self.shown + iteration_time >= self.seconds  # one more would be late
+        if due:
+            self.shown = now
+        return due
+
+
 def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], config: StyleConfig, size: int,
-              steps: int, previous: torch.Tensor | None, budget: int, device: torch.device):
-    """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile)."""
+              steps: int, previous: torch.Tensor | Image.Image | None, budget: int, device: torch.device,
+              cadence: Cadence):
+    """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile).
+
+    `previous` is where it starts: the scale before (a tensor) or a given picture (cropped to this
+    scale's shape), enlarged; None starts from `config.init`."""
     photo = load_image(content, size, device, aspect=config.aspect)
     height, width = photo.shape[-2:]
     content_image, style_images = painting_inputs(photo, styles, config, device)
@@ -211,6 +252,8 @@ def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], co
     if previous is None:
         start = initial_image(content_image, config)
     else:  # coarse to fine: the smaller picture, enlarged, is where this scale starts
+        if isinstance(previous, Image.Image):
+            previous = load_image(previous, max(height, width), device, aspect=width / height)
         start = torch.nn.functional.interpolate(previous, size=(height, width), mode="bicubic", align_corners=False)
     del content_image
     image = start.clamp(0, 1).requires_grad_(True)
@@ -244,7 +287,7 @@ def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], co
             optimizer.step(closure)
             with torch.no_grad():
                 image.clamp_(0, 1)  # pixels stay in the printable range
-            if iteration % config.preview_every and iteration != steps:
+            if not cadence.due(iteration, last=iteration == steps):
                 continue
             terms = {name: float(value) for name, value in latest_terms.items()}
             best_total = min(best_total, float(start_total))

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from nst_core.background import latest
+from studio.background import latest
 
 
 def counting(n, delay, log):

@@ -13,8 +13,8 @@ from nst_core import DivergenceError, Step, StyleConfig, stylize
 stylize_module = importlib.import_module("nst_core.stylize")  # the module; the package exports the function
 
 
-def run(content, style, config, net):
-    return list(stylize(content, style, config, backbone=net, device="cpu"))
+def run(content, style, config, net, **options):
+    return list(stylize(content, style, config, backbone=net, device="cpu", **options))
 
 
 @pytest.mark.parametrize("steps, every, expected", [(12, 4, [4, 8, 12]), (10, 4, [4, 8, 10]), (3, 5, [3])])
@@ -186,10 +186,44 @@ def test_a_quick_sketch_shows_early_and_leaves_the_result_unchanged(tiny_net, co
     config = StyleConfig(size=64, steps=12, preview_every=2)
     sketched = run(content_array, style_array, coarse_start(config), tiny_net)
     plain = run(content_array, style_array, config, tiny_net)
-    assert [max(step.image.shape[-2:]) for step in sketched] == [32, 32] + [64] * 6
+    assert [max(step.image.shape[-2:]) for step in sketched] == [64] * 8  # the sketch is shown enlarged
     assert sketched[-1].iteration == sketched[-1].total == 16 and sketched[-1].done
     torch.testing.assert_close(sketched[-1].image, plain[-1].image)  # the full size started from the photo again
     assert sketched[-1].losses == plain[-1].losses
+
+
+@pytest.mark.parametrize("size, steps, every", [(64, 12, 2), (96, 40, 4)])
+def test_the_quick_look_never_goes_backwards(tiny_net, content_array, style_array, size, steps, every):
+    from nst_core.config import coarse_start
+
+    shown = run(content_array, style_array, coarse_start(StyleConfig(size=size, steps=steps, preview_every=every)),
+                tiny_net)
+    painted = [step.losses.style for step in shown]  # lower is more painted
+    assert all(later <= earlier for earlier, later in zip(painted, painted[1:])), painted
+    held = [step for step in shown if step.losses == shown[1].losses]  # the sketch, held into the full size
+    assert len(held) >= 2 and all(torch.equal(step.image, shown[1].image) for step in held)
+    assert [step.iteration for step in shown] == sorted({step.iteration for step in shown})  # the count goes on
+
+
+def test_previews_also_come_by_the_clock(tiny_net, content_array, style_array):
+    by_count = run(content_array, style_array, StyleConfig(size=48, steps=40, preview_every=1000), tiny_net)
+    assert [step.iteration for step in by_count] == [40]
+    iteration = by_count[-1].elapsed / 40
+    timed = run(content_array, style_array,
+                StyleConfig(size=48, steps=40, preview_every=1000, preview_seconds=4 * iteration), tiny_net)
+    assert 4 <= len(timed) < 40 and timed[-1].iteration == 40
+    gaps = [later.elapsed - earlier.elapsed for earlier, later in zip(timed, timed[1:])]
+    assert max(gaps) < 12 * iteration, gaps  # about every four iterations, never ten
+
+
+def test_a_run_can_start_from_a_given_picture(tiny_net, content_array, style_array):
+    config = StyleConfig(size=64, steps=2, preview_every=1, lr=0.05)
+    approved = run(content_array, style_array, config.replace(size=32, steps=20, lr=1.0), tiny_net)[-1]
+    again = run(content_array, style_array, config, tiny_net)[0].image
+    started = run(content_array, style_array, config, tiny_net, start=approved.to_pil())[0].image
+    small = torch.nn.functional.interpolate(started[None], size=approved.image.shape[-2:], mode="area")[0]
+    close, repainted = (small - approved.image).abs().mean(), (again - started).abs().mean()
+    assert close < 0.04 and repainted > 3 * close, (close, repainted)
 
 
 def test_several_styles_blend_their_gram_matrices(tiny_net, content_array, style_array):

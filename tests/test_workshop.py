@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nst_core import StyleConfig, stylize
-from nst_core.workshop import Workshop, stylize_batch
+from nst_core.workshop import stylize_batch
+from studio.workshop import Workshop
 from tests.pictures import smooth_picture, stripes_picture
 
 CPU = torch.device("cpu")

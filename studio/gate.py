@@ -8,7 +8,8 @@ nobody can push the room back by submitting many jobs), and a full line says so 
 
 from __future__ import annotations
 
-import math
+import heapq
+import statistics
 import threading
 import time
 from collections import deque
@@ -22,7 +23,9 @@ class GateError(RuntimeError):
 @dataclass(eq=False)  # a ticket is itself: two of one person's are not equal
 class Ticket:
     person: str
+    seconds: float  # how long its run should take, estimated when it joined
     admitted: float | None = None  # time.monotonic() when its run may start
+    left: float | None = None  # seconds its run still needs, reported by the run as it paints
 
 
 class Gate:
@@ -41,8 +44,9 @@ class Gate:
             self.line = line if line is not None else self.line
             self._changed.notify_all()
 
-    def join(self, person: str) -> Ticket:
-        """A place in line for `person`, or a GateError saying why not (already in line, line full)."""
+    def join(self, person: str, seconds: float | None = None) -> Ticket:
+        """A place in line for `person`, whose run should take `seconds` (default: like recent runs), or a
+        GateError saying why not (already in line, line full)."""
         with self._changed:
             held = sum(ticket.person == person for ticket in (*self._waiting, *self._running))
             if held >= self.per_person:
@@ -51,7 +55,7 @@ class Gate:
             if len(self._waiting) >= self.line and len(self._running) >= self.slots:
                 raise GateError(f"The queue is full ({self.line} people waiting): please try again in a few "
                                 "minutes.")
-            ticket = Ticket(person)
+            ticket = Ticket(person, seconds if seconds is not None else statistics.median(self._durations))
             self._waiting.append(ticket)
             self._admit()
             return ticket
@@ -79,13 +83,30 @@ class Gate:
         with self._changed:
             return self._waiting.index(ticket) if ticket in self._waiting else -1
 
+    def report(self, ticket: Ticket, seconds_left: float) -> None:
+        """A running ticket's time left, as its run measures it: the wait of everyone behind it follows."""
+        ticket.left = seconds_left
+
     def estimate(self, ticket: Ticket) -> float:
-        """Seconds until `ticket` should start, from the typical length of recent runs."""
-        ahead = self.place(ticket)
-        if ahead < 0:
-            return 0.0
-        typical = sorted(self._durations)[len(self._durations) // 2]
-        return math.ceil((ahead + 1) / self.slots) * typical
+        """Seconds until `ticket` should start: the time the running runs still need, then the runs
+        ahead of it in line, each on the first slot to come free."""
+        with self._changed:
+            if ticket not in self._waiting:
+                return 0.0
+            now = time.monotonic()
+            free = sorted(self._left(running, now) for running in self._running)
+            free += [0.0] * (self.slots - len(free))
+            for ahead in self._waiting:
+                if ahead is ticket:
+                    return free[0]
+                heapq.heapreplace(free, free[0] + ahead.seconds)
+            return free[0]
+
+    @staticmethod
+    def _left(ticket: Ticket, now: float) -> float:
+        if ticket.left is not None:
+            return ticket.left
+        return max(0.0, ticket.seconds - (now - ticket.admitted))  # not reported yet: as estimated
 
     def _admit(self) -> None:
         while self._waiting and len(self._running) < self.slots:
