@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+import logging
 import math
 import os
 import tempfile
 import time
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 try:  # ZeroGPU: `spaces` must be imported before anything touches CUDA
     import spaces
@@ -19,13 +24,17 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from nst_core import PRESETS, DivergenceError, ImageError, StyleConfig, load_backbone, resolve_device, stylize
-from studio.background import latest
-from nst_core.config import COLOURS, INITS, OPTIMIZERS, POOLINGS, coarse_start
-from nst_core.export import PRINT_PRESETS
-from studio.gate import Gate, GateError
+from nst_core import PRESETS, DivergenceError, ImageError, StyleConfig, stylize
+from nst_core.config import COLOURS, POOLINGS, coarse_start
+from nst_core.export import PRINT_PRESETS, print_size
+from nst_core.images import open_image
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import FINAL_STEPS, export_design, print_config
+from studio.background import latest
+from studio.costs import Countdown, in_words, photo_size, plan
+from studio.gate import Gate, GateError
+from studio.jobs import Job, PrintJobs
+from studio.server import engine
 from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -34,18 +43,18 @@ PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 DEFAULTS = PRESETS["default"]
 LR_FOR = {"lbfgs": DEFAULTS.lr, "adam": PRESETS["adam"].lr}
 MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
-STOPPED = "**stopped**: the picture so far stays above (its download button saves it); press Paint to start again."
 PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
+HEARTBEAT = 0.5  # seconds between a live run's updates when no frame is new, so Stop is heard at once
+SHAPES = {"photo": ("the photo's", 0.0)} | {name: (f"{name} {w}×{h}", w / h) for name, (w, h) in PRINT_PRESETS.items()}
 
-DEVICE = resolve_device(os.environ.get("NST_DEVICE", "auto"))
-BACKBONE = load_backbone()  # once per process, at start-up
-BACKBONE.net.to(DEVICE)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
 RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
+PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a day after their job ended
 WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
-# The fair line for live runs: NST_CONCURRENCY runs at once (1 on a CPU, 2 on a GPU), NST_QUEUE_SIZE waiting.
-GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or (1 if DEVICE.type == "cpu" else 2)),
-            line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
+# The fair line for live runs: NST_CONCURRENCY runs at once (default 1; 2 when NST_DEVICE names a GPU).
+GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
+LATEST: OrderedDict[str, tuple[Image.Image, str]] = OrderedDict()  # each person's newest frame, for Stop's download
+log = logging.getLogger("tee-style-studio")
 
 
 def _naming(component: type, control, payload):
@@ -86,160 +95,216 @@ class PictureUpload(gr.Image):
         return super().preprocess(payload)
 
 
-def run_steps(content: str, style: str | list[str], config: StyleConfig):
-    """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
-    yield from latest(stylize(content, style, config, backbone=BACKBONE, device=DEVICE))
+def _log10(value: float) -> float:
+    return round(math.log10(value), 2)
+
+
+@dataclass(frozen=True)
+class Control:
+    """One setting on the page: its API name, the config field it sets, and its component."""
+
+    name: str
+    field: str
+    make: Callable[[StyleConfig], gr.components.Component]  # the component, showing a config's value
+    to_config: Callable = float  # the page's value as the field's
+    from_config: Callable = lambda value: value  # the field's value as the page's
+
+
+# Every setting, once: the page's sliders, the presets and the engine's config all come from this table.
+CONTROLS = (
+    Control("alpha", "content_weight", lambda c: Slider(
+        0, 10, c.content_weight, step=0.05, label="Keep the photo", info="how much of the photo stays (α)")),
+    Control("log_beta", "style_weight", lambda c: Slider(
+        3, 9, _log10(c.style_weight), step=0.1, label="Paint strength",
+        info="6 is balanced; each step up paints ten times harder (log₁₀ β)"),
+        to_config=lambda value: 10.0 ** float(value), from_config=_log10),
+    Control("lr", "lr", lambda c: Slider(
+        0.001, 2, c.lr, step=0.001, label="Step size", info="1 for the fast method; 0.003 to 0.05 for the smooth one")),
+    Control("steps", "steps", lambda c: Slider(10, 3000, c.steps, step=10, label="Steps",
+                                                info="more steps: a more finished picture, a longer wait"),
+            to_config=int),
+    Control("size", "size", lambda c: Slider(64, MAX_LIVE_SIZE, c.size, step=16, label="Size (longest side, px)"),
+            to_config=int),
+    Control("optimizer", "optimizer", lambda c: gr.Radio(
+        [("fast (L-BFGS)", "lbfgs"), ("smooth (Adam)", "adam")], value=c.optimizer, label="Method"), to_config=str),
+    Control("init", "init", lambda c: gr.Radio(
+        [("the photo", "content"), ("noise", "noise")], value=c.init, label="Start from"), to_config=str),
+    Control("tv", "tv_weight", lambda c: Slider(0, 100, c.tv_weight, step=0.5, label="Smoothing")),
+    Control("seed", "seed", lambda c: Number(c.seed, precision=0, minimum=0, label="Seed (for a noise start)"),
+            to_config=int),
+    Control("preview_every", "preview_every", lambda c: Slider(
+        1, 100, c.preview_every, step=1, label="Preview every N steps"), to_config=int),
+    Control("preview_seconds", "preview_seconds", lambda c: Slider(
+        0, 30, c.preview_seconds, step=0.5, label="…and at least every N seconds", info="0: by steps only")),
+    Control("style_scale", "style_scale", lambda c: Slider(
+        0.25, 2, c.style_scale, step=0.05, label="Brush size", info="larger: bigger brush strokes")),
+    Control("pooling", "pooling", lambda c: gr.Radio(list(POOLINGS), value=c.pooling, label="Pooling"), to_config=str),
+    Control("colour", "colour", lambda c: gr.Radio(
+        list(COLOURS), value=c.colour, label="Colours",
+        info="style: the painting's · luminance / keep: the photo's · histogram: the painting in the photo's palette"),
+        to_config=str),
+)
+NAMES = tuple(control.name for control in CONTROLS)
+# Inputs that are not a preset's recipe, with the values an API call that leaves them out gets.
+EXTRAS = {"blend": 0.5, "second_style": None, "quick_start": True, "shape": "photo"}
+PRINT_INPUTS = {"print_name": "tee", "custom_size": "2000x2000", "final_steps": FINAL_STEPS, "colours": 0,
+                "transparent": False, "sixteen_bits": False, "approved": None}
+OPTIONAL = EXTRAS | PRINT_INPUTS
+
+
+def taking(*names: str):
+    """Give a handler `(*values, request)` the named parameters `names`: gradio names the API's parameters
+    after its signature, and the handler reads them as one dict."""
+    def wrap(handler):
+        own = [parameter for parameter in inspect.signature(handler).parameters.values()
+               if parameter.kind is not inspect.Parameter.VAR_POSITIONAL]
+        named = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                   default=OPTIONAL.get(name, inspect.Parameter.empty)) for name in names]
+        handler.__signature__ = inspect.Signature(named + own)
+        return handler
+    return wrap
+
+
+def make_config(settings: dict, shape: str = "photo", styles: int = 1, blend: float = 0.5) -> StyleConfig:
+    """The page's settings as an engine config; a bad value becomes a message on the page."""
+    try:
+        if int(settings["size"]) > MAX_LIVE_SIZE:
+            raise ValueError(f"size must be at most {MAX_LIVE_SIZE} px for painting in the browser "
+                             f"(print sizes are in the Print section), got {settings['size']}")
+        fields = {control.field: control.to_config(settings[control.name]) for control in CONTROLS}
+        return engine().default.replace(
+            **fields, aspect=SHAPES[shape or "photo"][1],
+            style_blend=(1.0 - float(blend), float(blend)) if styles == 2 else ())
+    except (TypeError, ValueError, OverflowError, KeyError) as error:
+        raise gr.Error(f"Please check the settings: {error}") from None
+
+
+def apply_preset(name: str) -> list:
+    """The controls set to a preset's values, fitted to this machine (the default preset's size and steps)."""
+    config = engine().default if name == "default" else PRESETS[name]
+    return [control.from_config(getattr(config, control.field)) for control in CONTROLS]
+
+
+def _readable(error: Exception, *uploads) -> gr.Error:
+    """The engine's message for the page, the uploads' server paths replaced by what they are."""
+    message = str(error)
+    for path, name in zip(uploads, ("the photo", "the painting", "the second painting", "the approved picture")):
+        if path:
+            message = message.replace(str(path), name)
+    log.info("refused: %s", message)  # one line: a user's bad upload is not a server error
+    return gr.Error(message)
+
+
+def _inputs(values: dict) -> tuple[str, list[str], StyleConfig]:
+    content, style, second = values["content"], values["style"], values.get("second_style")
+    if not content or not style:
+        raise gr.Error("Please give both a photo and a painting (upload them or pick from the examples).")
+    styles = [style, second] if second else [style]
+    config = make_config(values, values.get("shape"), len(styles), values.get("blend", 0.5))
+    return content, styles, config
 
 
 def live_steps(content: str, styles: list[str], config: StyleConfig, quick_start: bool):
     """A live run's steps: batched with the room's other runs in workshop mode, else a run of its own."""
-    if WORKSHOP is not None and len(styles) == 1:
-        return latest(WORKSHOP.stylize(content, styles[0], config))
+    if WORKSHOP is not None and len(styles) == 1 and not config.aspect:
+        return WORKSHOP.stylize(content, styles[0], config)
     return run_steps(content, styles, coarse_start(config) if quick_start else config)
 
 
-def gpu_seconds(content: str, style: str | list[str], config: StyleConfig) -> int:
-    """ZeroGPU time to ask for: start-up plus the iterations at each size, with room to spare."""
-    sizes = (*config.scales, config.size)
-    steps = (*config.scale_steps, config.steps)
-    work = sum(count * (side**2 / 1e6) for side, count in zip(sizes, steps))  # megapixel-iterations
-    return int(min(300, 15 + work * 0.05))
+def run_steps(content, style, config: StyleConfig, start=None):
+    """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
+    yield from stylize(content, style, config, backbone=engine().backbone, device=engine().device, start=start)
 
 
-if spaces is not None and DEVICE.type == "cuda":
+def gpu_seconds(content, style, config: StyleConfig, start=None) -> int:
+    """ZeroGPU time to ask for: the cost model's estimate with room to spare."""
+    return int(min(300, 15 + 2 * engine().costs.run(plan(config, photo_size(content, config)))))
+
+
+if spaces is not None:
     run_steps = spaces.GPU(duration=gpu_seconds)(run_steps)
 
 
-def make_config(alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale,
-                pooling, colour="style", blend=0.0, styles=1) -> StyleConfig:
-    """The page's controls as an engine config; a bad value becomes a message on the page."""
-    try:
-        size = int(size)
-        if size > MAX_LIVE_SIZE:
-            raise ValueError(f"size must be at most {MAX_LIVE_SIZE} px for painting in the browser "
-                             f"(print sizes are in the Print section), got {size}")
-        return StyleConfig(
-            content_weight=float(alpha), style_weight=10.0 ** float(log_beta), lr=float(lr), steps=int(steps),
-            size=size, optimizer=optimizer, init=init, tv_weight=float(tv), seed=int(seed),
-            preview_every=int(preview_every), style_scale=float(style_scale), pooling=pooling, colour=colour,
-            style_blend=(1.0 - float(blend), float(blend)) if styles == 2 else (),
-        )
-    except (TypeError, ValueError, OverflowError) as error:
-        raise gr.Error(f"Please check the settings: {error}") from None
+@taking("content", "style", *NAMES, *EXTRAS)
+def paint(*values, request: gr.Request = None):
+    """Paint the photo in the style of the painting, streaming (picture, status, loss plot, download) updates.
 
-
-def _readable(error: Exception, content, style, second_style) -> gr.Error:
-    """The engine's message for the page, the uploads' server paths replaced by what they are."""
-    message = str(error)
-    for path, name in ((content, "the photo"), (style, "the painting"), (second_style, "the second painting")):
-        if path:
-            message = message.replace(str(path), name)
-    return gr.Error(message)
-
-
-def _inputs(content, style, second_style, controls) -> tuple[str, list[str], StyleConfig]:
-    if not content or not style:
-        raise gr.Error("Please give both a photo and a painting (upload them or pick from the examples).")
-    styles = [style, second_style] if second_style else [style]
-    return content, styles, make_config(*controls, styles=len(styles))
-
-
-def paint(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
-          style_scale, pooling, colour, blend, second_style=None, quick_start=True, request: gr.Request = None,
-          progress=gr.Progress()):
-    """Paint `content` in the style of `style`, streaming (picture, status, loss plot, download) updates.
-
-    The run first takes its place in the fair line (GATE) and reports its place until its turn. With
-    `quick_start` the first previews are painted at half size, so the picture changes within a
-    second or two of its start, and the rest at full size.
+    The run first takes its place in the fair line (GATE) and reports its place and wait until its
+    turn. With `quick_start` the first previews are painted at half size, shown enlarged.
     """
-    content, styles, config = _inputs(content, style, second_style, (
-        alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale, pooling, colour,
-        blend))
+    settings = dict(zip(("content", "style", *NAMES, *EXTRAS), values))
+    content, styles, config = _inputs(settings)
+    quick = settings["quick_start"] in (True, None)
+    countdown = _countdown(content, coarse_start(config) if quick else config, settings)
+    person = getattr(request, "session_hash", None) or uuid.uuid4().hex
     try:
-        ticket = GATE.join(getattr(request, "session_hash", None) or uuid.uuid4().hex)
+        ticket = GATE.join(person, seconds=countdown.total)
     except GateError as error:
         raise gr.Error(str(error)) from None
     history = []
     try:
         while not GATE.wait(ticket, timeout=1.0):
-            yield gr.skip(), in_line(ticket), gr.skip(), gr.skip()
-        for step in live_steps(content, styles, config, quick_start):
-            history += [(step.iteration, name, getattr(step.losses, name)) for name in ("content", "style")]
-            left = step.elapsed / step.iteration * (step.total - step.iteration)
-            progress((step.iteration, step.total), desc=f"about {left:.0f} s left", unit="iterations")
-            plot = pd.DataFrame(history, columns=["iteration", "term", "loss"])
+            yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
+        for step in latest(live_steps(content, styles, config, quick), heartbeat=HEARTBEAT):
+            if step is None:  # no new frame yet: an empty update, where a Stop takes effect
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                continue
+            left = countdown.update(step)
+            GATE.report(ticket, left)
+            history += [(step.iteration, name, getattr(step.losses, name)) for name in ("style", "content")]
+            plot = pd.DataFrame(history, columns=["step", "what", "loss"]).replace(TERMS)
             picture = step.to_pil()
-            download = save_result(picture) if step.done else gr.DownloadButton(visible=False)
-            yield _at_size(picture, config.size), status(step), plot, download
+            LATEST[person] = picture, result_name(content, style=styles[0])
+            LATEST.move_to_end(person)
+            while len(LATEST) > 4 * (GATE.slots + GATE.line):
+                LATEST.popitem(last=False)
+            download = save_result(picture, LATEST[person][1]) if step.done else gr.DownloadButton(visible=False)
+            yield picture, status(step, left, countdown.total), plot, download
     except (ImageError, DivergenceError) as error:
-        raise _readable(error, content, style, second_style) from None
+        raise _readable(error, content, styles[0], settings.get("second_style")) from None
     finally:
         GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes
 
 
-def in_line(ticket) -> str:
+TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content loss)"}}
+
+
+def _countdown(content: str, config: StyleConfig, settings: dict) -> Countdown:
+    try:
+        size = photo_size(content, config)
+    except ImageError as error:
+        raise _readable(error, content, settings.get("style"), settings.get("second_style")) from None
+    return Countdown(engine().costs, plan(config, size, engine().backbone.arch))
+
+
+def in_line(ticket, estimate: float) -> str:
     """The status line of a run waiting for its turn."""
     ahead, wait = GATE.place(ticket), GATE.estimate(ticket)
     place = "you are next" if ahead == 0 else f"{ahead} {'person' if ahead == 1 else 'people'} ahead of you"
-    return f"**waiting in line**: {place}, about {max(1, round(wait / 60))} min"
+    return f"**waiting in line**: {place}, {in_words(wait)} until your turn; then your picture takes {in_words(estimate)}"
 
 
-def render_print(content, style, alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every,
-                 style_scale, pooling, colour, blend, print_name, custom_size, final_steps, colours, transparent,
-                 sixteen_bits, second_style=None, progress=gr.Progress()):
-    """Render the approved design at print size, coarse to fine, then write the print file and mock-ups."""
-    content, styles, base = _inputs(content, style, second_style, (
-        alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale, pooling, colour,
-        blend))
-    try:
-        config = print_config(custom_size if print_name == "custom" else print_name, base, int(final_steps))
-        result = None
-        for result in run_steps(content, styles, config):
-            left = result.elapsed / result.iteration * (result.total - result.iteration)
-            progress((result.iteration, result.total), desc=f"about {left / 60:.0f} min left", unit="iterations")
-            yield _shrunk(result.to_pil()), status(result), None, None, gr.DownloadButton(visible=False)
-        prune_results()
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        suffix = ".tif" if sixteen_bits else ".png"
-        files = export_design(result.image, RESULTS / f"tee-print-{uuid.uuid4().hex[:12]}{suffix}", content,
-                              bits=16 if sixteen_bits else 8, transparent=bool(transparent),
-                              colours=int(colours), mockups=True)
-    except (ImageError, DivergenceError, DoesNotFitError, ValueError) as error:
-        raise _readable(error, content, style, second_style) from None
-    width, height = result.image.shape[-1], result.image.shape[-2]
-    download = gr.DownloadButton(f"Download print file ({width}×{height}, {suffix[1:].upper()})",
-                                 value=str(files.design), visible=True)
-    yield _shrunk(result.to_pil()), status(result), str(files.tee), str(files.mug), download
-
-
-def _at_size(picture, size: int):
-    """A quick sketch's half-size frame enlarged, so the picture on the page keeps its size."""
-    if max(picture.size) >= size:
-        return picture
-    scale = size / max(picture.size)
-    return picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.BICUBIC)
-
-
-def _shrunk(picture):
-    """A print-size frame scaled down for the browser."""
-    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    return picture
-
-
-def status(step) -> str:
-    losses = step.losses
-    state = "done" if step.done else "painting"
-    line = (f"**{state}**: iteration {step.iteration} / {step.total} in {step.elapsed:.1f} s · "
-            f"content {losses.content:.3g} · style {losses.style:.3g}")
+def status(step, left: float, estimate: float) -> str:
+    """The status line: how far, how long left, and how the estimate before the start compares."""
+    if step.done:
+        line = f"**done** in {in_words(step.elapsed, about=False)} (estimated {in_words(estimate, about=False)} before it started)"
+    else:
+        line = (f"**painting** · {100 * step.iteration // step.total} % · {in_words(left)} left "
+                f"(step {step.iteration} of {step.total})")
     return line + (f"\n\n⚠️ {step.note}" if step.note else "")
 
 
-def save_result(picture) -> gr.DownloadButton:
-    """The finished picture as a full-resolution PNG behind a download button."""
+def result_name(content: str, style: str, suffix: str = "") -> str:
+    """A download's file name a person recognises: the photo's and the painting's names."""
+    stems = [Path(str(path)).stem.replace(" ", "_")[:24] or "picture" for path in (content, style)]
+    return f"{stems[0]}-in-the-style-of-{stems[1]}{suffix}.png"
+
+
+def save_result(picture, name: str = "picture.png") -> gr.DownloadButton:
+    """The picture as a full-resolution PNG behind a download button, under a name that says what it is."""
     prune_results()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"tee-style-{uuid.uuid4().hex[:12]}.png"
+    path = RESULTS / f"tee-style-{uuid.uuid4().hex[:6]}-{name}"
     picture.save(path)
     return gr.DownloadButton(f"Download PNG ({picture.width}×{picture.height})", value=str(path), visible=True)
 
@@ -255,82 +320,197 @@ def prune_results() -> None:
             pass
 
 
-def apply_preset(name: str):
-    """The controls set to a preset's values."""
-    config = PRESETS[name]
-    return (config.content_weight, _log10(config.style_weight), config.lr, config.steps, config.size,
-            config.optimizer, config.init, config.tv_weight, config.seed, config.preview_every,
-            config.style_scale, config.pooling, config.colour)
+def stop(print_id: str = "", request: gr.Request = None):
+    """Stop: the live run ends (its event is cancelled) and so does this person's print; the picture so far
+    is offered for download."""
+    PRINTS.cancel(print_id)
+    kept = LATEST.get(getattr(request, "session_hash", None) or "")
+    line = "**stopped**: the picture so far stays above; press Paint to start again."
+    download = save_result(*kept) if kept else gr.DownloadButton(visible=False)
+    return line, download
 
 
-def _log10(value: float) -> float:
-    return round(math.log10(value), 2)
+def refuse_second_paint(request: gr.Request = None) -> None:
+    """A second press of Paint while a run waits or paints: say why nothing new starts."""
+    person = getattr(request, "session_hash", None)
+    if person and GATE.holds(person):
+        gr.Warning("Your picture is still painting (or waiting in line): it goes on. Press Stop first to "
+                   "start another.")
+
+
+def estimate_line(content, size, steps, quick_start, shape, optimizer) -> str:
+    """Before Paint: how long the picture will take on this server."""
+    try:
+        config = engine().default.replace(size=int(size), steps=int(steps), optimizer=optimizer,
+                                          aspect=SHAPES[shape or "photo"][1])
+        scales = plan(coarse_start(config) if quick_start else config, photo_size(content, config)
+                      if content else (1200, 900), engine().backbone.arch)
+    except (ValueError, TypeError, ImageError):
+        return ""
+    return f"⏱ {in_words(engine().costs.run(scales))} on this server ({int(size)} px, {int(steps)} steps)"
+
+
+def _print_config(values: dict, base: StyleConfig) -> tuple[StyleConfig, object]:
+    name = values["print_name"]
+    size = values["custom_size"] if name == "custom" else name
+    approved = open_image(values["approved"]) if values.get("approved") else None
+    return print_config(size, base, int(values["final_steps"]), start_side=max(approved.size) if approved else 0), \
+        approved
+
+
+def print_estimate(content, print_name, custom_size, final_steps, approved, shape) -> str:
+    """Before Render print: how long it will take, from the approved picture or from the photo."""
+    try:
+        values = {"print_name": print_name, "custom_size": custom_size, "final_steps": final_steps,
+                  "approved": approved}
+        config, _ = _print_config(values, engine().default.replace(aspect=SHAPES[shape or "photo"][1]))
+        scales = plan(config, photo_size(content, config), engine().backbone.arch)
+    except (ValueError, TypeError, ImageError, KeyError):
+        return ""
+    start = "refining the picture above" if approved else "painting from the photo (no approved picture yet)"
+    return f"⏱ {in_words(engine().costs.run(scales))} on this server, {start}"
+
+
+@taking("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS)
+def render_print(*values):
+    """Render the approved picture at print size (coarse to fine from it, against the full-size photo) as a
+    job that survives the page, then its print file and mock-ups; streams (preview, status, tee, mug,
+    download, job id)."""
+    settings = dict(zip(("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS), values))
+    content, styles, base = _inputs(settings)
+    try:
+        config, approved = _print_config(settings, base)
+        for image in (content, *styles):
+            open_image(image)  # a bad file is refused now, not an hour into the job
+    except (ImageError, DoesNotFitError, ValueError) as error:
+        raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
+    countdown = Countdown(engine().costs, plan(config, photo_size(content, config), engine().backbone.arch))
+    width, height = print_size(settings["custom_size"] if settings["print_name"] == "custom" else
+                               settings["print_name"])
+
+    def work(job: Job):
+        result = None
+        for result in run_steps(content, styles, config, start=approved):
+            yield result, countdown.update(result)
+        suffix = ".tif" if settings["sixteen_bits"] else ".png"
+        files = export_design(result.image, job.folder / result_name(content, styles[0], f"-{width}x{height}")
+                              .replace(".png", suffix), content, bits=16 if settings["sixteen_bits"] else 8,
+                              transparent=bool(settings["transparent"]), colours=int(settings["colours"]),
+                              mockups=True)
+        job.files = {"design": files.design.name, "tee": files.tee.name, "mug": files.mug.name}
+
+    job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work)
+    yield from watch(job)
+
+
+def watch(job: Job):
+    """A print job's updates for the page until it ends; leaving (a closed tab) leaves the job painting."""
+    link = f"Print **{job.id}** · fetch it later with this id, or the link `/?print={job.id}`"
+    while True:
+        job.changed.wait(HEARTBEAT)
+        job.changed.clear()
+        if job.ended:
+            break
+        if job.step is None:
+            yield gr.skip(), f"{link}\n\nwaiting for the print before it ({in_words(job.estimate)} once it starts)", \
+                gr.skip(), gr.skip(), gr.skip(), job.id
+            continue
+        yield _shrunk(job.step.to_pil()), f"{link}\n\n{status(job.step, job.left, job.estimate)}", gr.skip(), \
+            gr.skip(), gr.skip(), job.id
+    yield from fetch_print(job.id)
+
+
+def fetch_print(print_id: str):
+    """A print job's files, or where it stands: (preview, status, tee, mug, download, job id)."""
+    job = PRINTS.get(print_id)
+    if job is None:
+        raise gr.Error(f"No print with the id {str(print_id)[:16]!r}: prints are kept for a day after they end.")
+    if not job.ended:
+        yield from watch(job)
+        return
+    if job.state != "done":
+        words = {"failed": "could not be made", "stopped": "was stopped", "lost": "was lost"}[job.state]
+        raise gr.Error(f"Print {job.id} ({job.title}) {words}{': ' + job.message if job.message else '.'}")
+    design = job.path("design")
+    preview = Image.open(design)
+    preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    download = gr.DownloadButton(f"Download the print file ({job.title}, {design.suffix[1:].upper()})",
+                                 value=str(design), visible=True)
+    yield preview.convert("RGB"), f"Print **{job.id}** · **done**: {job.title}", str(job.path("tee")), \
+        str(job.path("mug")), download, job.id
+
+
+def _shrunk(picture):
+    """A print-size frame scaled down for the browser."""
+    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    return picture
+
+
+def open_print(print_id: str):
+    """The print a link names (`/?print=ID`), if any."""
+    if print_id:
+        yield from fetch_print(print_id)
+
+
+def open_page(request: gr.Request):
+    """On opening the page: this machine's default settings, and a print job named in the link (`?print=ID`)."""
+    wanted = (getattr(request, "query_params", None) or {}).get("print", "")
+    return [*apply_preset("default"), engine().words, wanted]
 
 
 def build_demo() -> gr.Blocks:
-    """The page: inputs on the left, the live picture and its progress on the right."""
+    """The page: the photo, the painting, Paint and the picture at first sight; settings and print below."""
+    shown = DEFAULTS.replace(preview_seconds=1.5)
     with gr.Blocks(title="Tee Style Studio", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# Tee Style Studio\nPaint a photo in the style of a painting, for tees, mugs and "
-                    "stickers. Pick or upload a photo and a painting, then press **Paint**.")
-        gr.Markdown(f"Device: `{DEVICE}` · Backbone: {BACKBONE.label}", elem_id="backend")
-        with gr.Row():
-            with gr.Column(scale=1):
+        gr.Markdown("## 👕 Tee Style Studio · paint a photo in the style of a painting, for tees, mugs and "
+                    "stickers", elem_id="title")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
                 with gr.Row():
                     content = PictureUpload(str(ASSETS / PHOTOS[0]), type="filepath", label="Photo",
-                                       sources=["upload", "clipboard"], height=220, elem_id="content")
+                                            sources=["upload", "clipboard"], height=190, elem_id="content")
                     style = PictureUpload(str(ASSETS / PAINTINGS[0]), type="filepath", label="Painting",
-                                     sources=["upload", "clipboard"], height=220, elem_id="style")
-                photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
-                                    columns=3, height=120, allow_preview=False, buttons=[], elem_id="photos")
-                paintings = gr.Gallery([str(ASSETS / name) for name in PAINTINGS], label="Example paintings",
-                                       columns=3, height=120, allow_preview=False, buttons=[],
-                                       elem_id="paintings")
-                preset = gr.Radio(list(PRESETS), value="default", label="Preset",
-                                  info="default: finished picture · preview: quick look · seed: the original recipe")
-                alpha = Slider(0, 10, DEFAULTS.content_weight, step=0.05, label="Content weight α",
-                               info="how much of the photo to keep")
-                log_beta = Slider(3, 9, _log10(DEFAULTS.style_weight), step=0.1, label="Style weight log₁₀ β",
-                                  info="6 means β = 1e6, the balanced default; 7 paints ten times harder")
-                lr = Slider(0.001, 2, DEFAULTS.lr, step=0.001, label="Learning rate",
-                            info="L-BFGS: about 1 · Adam: 0.003 to 0.05")
-                steps = Slider(10, 3000, DEFAULTS.steps, step=10, label="Steps")
-                with gr.Accordion("Advanced", open=False):
-                    size = Slider(64, MAX_LIVE_SIZE, DEFAULTS.size, step=16, label="Size (longest side, px)")
-                    optimizer = gr.Radio(list(OPTIMIZERS), value=DEFAULTS.optimizer, label="Optimizer")
-                    init = gr.Radio(list(INITS), value=DEFAULTS.init, label="Start from")
-                    tv = Slider(0, 100, DEFAULTS.tv_weight, step=0.5, label="Smoothing (total variation)")
-                    seed = Number(DEFAULTS.seed, precision=0, minimum=0, label="Seed (for noise start)")
-                    preview_every = Slider(1, 100, DEFAULTS.preview_every, step=1,
-                                           label="Preview every N iterations")
-                    style_scale = Slider(0.25, 2, DEFAULTS.style_scale, step=0.05,
-                                         label="Style scale (larger: bigger brush strokes)")
-                    pooling = gr.Radio(list(POOLINGS), value=DEFAULTS.pooling, label="Pooling")
-                    colour = gr.Radio(list(COLOURS), value=DEFAULTS.colour, label="Colours",
-                                      info="style: the painting's · luminance / keep: the photo's · "
-                                           "histogram: the painting recoloured to the photo's palette")
+                                          sources=["upload", "clipboard"], height=190, elem_id="style")
+                with gr.Row():
+                    photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
+                                        columns=3, height=76, allow_preview=False, buttons=[], elem_id="photos")
+                    paintings = gr.Gallery([str(ASSETS / name) for name in PAINTINGS], label="Example paintings",
+                                           columns=3, height=76, allow_preview=False, buttons=[],
+                                           elem_id="paintings")
+                shape = gr.Radio([(words, name) for name, (words, _) in SHAPES.items()], value="photo",
+                                 label="Shape of the design", elem_id="shape")
+                with gr.Row():
+                    run = gr.Button("Paint", variant="primary", elem_id="run", scale=2)
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
+                estimate = gr.Markdown("", elem_id="estimate")
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    preset = gr.Radio(list(PRESETS), value="default", label="Preset",
+                                      info="default: finished picture · preview: quick look · "
+                                           "seed: the original recipe")
+                    components = {control.name: control.make(shown) for control in CONTROLS}
                     second_style = PictureUpload(None, type="filepath", label="Second painting (optional)",
-                                                 sources=["upload", "clipboard"], height=160, elem_id="style2")
+                                                 sources=["upload", "clipboard"], height=140, elem_id="style2")
                     blend = Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
                     quick_start = gr.Checkbox(True, label="Quick first look",
                                               info="a half-size sketch first: a picture in a second or two")
-                with gr.Row():
-                    run = gr.Button("Paint", variant="primary", elem_id="run")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
-            with gr.Column(scale=1):
-                picture = gr.Image(label="Painting in progress", type="pil", format="png", interactive=False,
-                                   buttons=["download", "fullscreen"], height=520, elem_id="result")
-                progress_line = gr.Markdown("Press **Paint** to start.", label="Status", elem_id="status")
+                with gr.Accordion("About this server", open=False, elem_id="about-section"):
+                    about_line = gr.Markdown("", elem_id="about")
+            with gr.Column(scale=6):
+                picture = gr.Image(label="Your design", type="pil", format="png", interactive=False,
+                                   buttons=["fullscreen"], height=430, elem_id="result")
+                progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
-                plot = gr.LinePlot(x="iteration", y="loss", color="term", label="Loss (weighted terms)",
-                                   height=220, elem_id="plot")
-                with gr.Accordion("Print: render the approved design at print size", open=False, elem_id="print"):
-                    gr.Markdown("Paints coarse to fine up to the print size in exact tiles (no seams), then "
-                                "writes a 300 dpi file with an sRGB profile and shows it on a tee and a mug. "
-                                "A tee front takes a while on a CPU.")
+                with gr.Accordion("How it is going", open=False, elem_id="details"):
+                    plot = gr.LinePlot(x="step", y="loss", color="what", label="Lower is better", height=200,
+                                       elem_id="plot")
+                with gr.Accordion("Print: the design above at print size", open=False, elem_id="print"):
+                    gr.Markdown("Refines the picture above at print size (no seams), then writes a 300 dpi "
+                                "file and shows it on a tee and a mug. It goes on if you close the page: "
+                                "keep its id to fetch it later.")
                     with gr.Row():
                         print_name = gr.Dropdown([*PRINT_PRESETS, "custom"], value="tee", label="Print size",
                                                  info=" · ".join(f"{n} {w}×{h}" for n, (w, h) in PRINT_PRESETS.items()))
-                        custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)")
+                        custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)", visible=False)
                     with gr.Row():
                         final_steps = Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size")
                         colours = Slider(0, 16, 0, step=1, label="Ink colours (0: full colour)")
@@ -338,28 +518,49 @@ def build_demo() -> gr.Blocks:
                         transparent = gr.Checkbox(False, label="Transparent background (sticker)")
                         sixteen_bits = gr.Checkbox(False, label="16-bit TIFF")
                     render = gr.Button("Render print", variant="primary", elem_id="render")
+                    print_estimate_line = gr.Markdown("", elem_id="print-estimate")
                     print_status = gr.Markdown("", elem_id="print-status")
                     with gr.Row():
                         tee = gr.Image(label="On a tee", type="filepath", interactive=False, elem_id="tee")
                         mug = gr.Image(label="On a mug", type="filepath", interactive=False, elem_id="mug")
                     print_download = gr.DownloadButton("Download print file", visible=False,
                                                        elem_id="print-download")
+                    with gr.Row():
+                        print_id = gr.Textbox("", label="Print id", placeholder="fetch a print started earlier",
+                                              elem_id="print-id", scale=3)
+                        fetch = gr.Button("Fetch print", elem_id="fetch", scale=1)
 
-        controls = [alpha, log_beta, lr, steps, size, optimizer, init, tv, seed, preview_every, style_scale,
-                    pooling, colour]
+        controls = [components[name] for name in NAMES]
+        extras = [blend, second_style, quick_start, shape]
         ui_only = {"api_visibility": "private", "queue": False}  # page conveniences, not API endpoints
         photos.select(_pick(PHOTOS), None, content, **ui_only)
         paintings.select(_pick(PAINTINGS), None, style, **ui_only)
         preset.change(apply_preset, preset, controls, **ui_only)
-        optimizer.change(LR_FOR.get, optimizer, lr, **ui_only)
-        painting = run.click(paint, [content, style, *controls, blend, second_style, quick_start],
+        components["optimizer"].change(LR_FOR.get, components["optimizer"], components["lr"], **ui_only)
+        shape.change(lambda name: name if name in PRINT_PRESETS else gr.skip(), shape, print_name, **ui_only)
+        print_name.change(lambda name: gr.Textbox(visible=name == "custom"), print_name, custom_size, **ui_only)
+        timing = [content, components["size"], components["steps"], quick_start, shape, components["optimizer"]]
+        for trigger in timing:
+            trigger.change(estimate_line, timing, estimate, **ui_only)
+        print_timing = [content, print_name, custom_size, final_steps, picture, shape]  # the picture: approved
+        for trigger in print_timing:
+            trigger.change(print_estimate, print_timing, print_estimate_line, **ui_only)
+        run.click(refuse_second_paint, None, None, trigger_mode="multiple", **ui_only)
+        painting = run.click(paint, [content, style, *controls, *extras],
                              [picture, progress_line, plot, download], api_name="paint",
                              show_progress_on=progress_line, concurrency_limit=None)  # GATE keeps the line
-        printing = render.click(render_print, [content, style, *controls, blend, print_name, custom_size,
-                                               final_steps, colours, transparent, sixteen_bits, second_style],
-                                [picture, print_status, tee, mug, print_download], api_name="print",
-                                show_progress_on=print_status, concurrency_limit=1)  # one print at a time
-        stop.click(lambda: STOPPED, None, progress_line, cancels=[painting, printing], **ui_only)
+        printing = render.click(render_print, [content, style, *controls, *extras, print_name, custom_size,
+                                               final_steps, colours, transparent, sixteen_bits, picture],
+                                [picture, print_status, tee, mug, print_download, print_id], api_name="print",
+                                show_progress_on=print_status, concurrency_limit=None)  # PRINTS runs one at a time
+        fetching = fetch.click(fetch_print, print_id, [picture, print_status, tee, mug, print_download, print_id],
+                               api_name="fetch_print", concurrency_limit=None)
+        stop_button.click(stop, print_id, [progress_line, download], cancels=[painting, printing, fetching],
+                          **ui_only)
+        demo.load(open_page, None, [*controls, about_line, print_id], **ui_only).then(
+            estimate_line, timing, estimate, **ui_only).then(
+            open_print, print_id, [picture, print_status, tee, mug, print_download, print_id],
+            api_visibility="private")
     return demo
 
 
@@ -375,11 +576,11 @@ demo = build_demo()
 
 def main() -> None:
     global WORKSHOP
-    print(f"backbone: {BACKBONE.description}; device {DEVICE}")  # the full story, for whoever runs the server
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description="Run the Tee Style Studio web app.")
     parser.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
-    parser.add_argument("--concurrency", type=int, default=GATE.slots,
+    parser.add_argument("--concurrency", type=int, default=None,
                         help="live runs at once (default: $NST_CONCURRENCY, or 1 on a CPU and 2 on a GPU)")
     parser.add_argument("--queue-size", type=int, default=GATE.line,
                         help="people waiting at most (default: $NST_QUEUE_SIZE or 30); more are told the queue is full")
@@ -387,9 +588,13 @@ def main() -> None:
                         metavar="N", help="workshop mode: paint up to N people's runs of one size and settings "
                                           "as one batch (default N 8; best on a GPU)")
     args = parser.parse_args()
-    slots = args.concurrency
+    server = engine()  # the backbone loaded and this machine measured before the first visitor
+    log.info("backbone: %s; %s", server.backbone.description, server.words)
+    log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
+             in_words(server.costs.run(plan(coarse_start(server.default), (1200, 900)))))
+    slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
     if args.workshop:
-        WORKSHOP = Workshop(BACKBONE, DEVICE, max_batch=args.workshop)
+        WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
     GATE.configure(slots=slots, line=args.queue_size)
     # Gradio's own queue only passes jobs on (the line above keeps the order and says who waits); its

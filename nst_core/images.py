@@ -97,6 +97,25 @@ def crop_to_aspect(image: Image.Image, aspect: float) -> Image.Image:
     return image.crop((0, top, width, top + new_height))
 
 
+def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
+    """Structural similarity (Wang et al. 2004) of two pictures in [0, 1] of one shape, (H, W) or (H, W, C):
+    the mean over `window`-pixel squares of the local SSIM, each channel alike (uniform windows)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    c1, c2 = 0.01**2, 0.03**2
+    a, b = (np.atleast_3d(np.asarray(x, dtype=np.float64)) for x in (a, b))
+
+    def local_mean(x: np.ndarray) -> np.ndarray:
+        return sliding_window_view(x, (window, window), axis=(0, 1)).mean(axis=(-2, -1))
+
+    mean_a, mean_b = local_mean(a), local_mean(b)
+    var_a = local_mean(a * a) - mean_a**2
+    var_b = local_mean(b * b) - mean_b**2
+    covariance = local_mean(a * b) - mean_a * mean_b
+    index = ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))
+    return float(index.mean())
+
+
 def to_pil(image: torch.Tensor) -> Image.Image:
     """A (3, H, W) or (1, 3, H, W) tensor in [0, 1] as an 8-bit RGB PIL image."""
     if image.ndim == 4:

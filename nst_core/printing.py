@@ -22,23 +22,26 @@ STEP_DECAY = 3  # each doubling of the side gets a third of the iterations of th
 
 
 def print_config(size: str | tuple[int, int], base: StyleConfig = PRESETS["default"],
-                 final_steps: int = FINAL_STEPS) -> StyleConfig:
+                 final_steps: int = FINAL_STEPS, start_side: int = 0) -> StyleConfig:
     """`base` painted coarse to fine up to a print size ("tee", "mug", "WxH"...), the photo cropped to fit.
 
     The side doubles from START_SIDE while that stays under two thirds of the print's longest side;
     the coarsest scale gets `base.steps` iterations and each finer one a third of the one before, so
-    most of the work happens small and the print-size passes only refine.
+    most of the work happens small and the print-size passes only refine. With `start_side`, the
+    longest side of an approved picture that the run starts from (`stylize(start=...)`), that picture
+    takes the coarsest scale's place: the plan refines it from twice its side, and the print size
+    always gets `final_steps`.
     """
     width, height = print_size(size)
     longest = max(width, height)
+    side, level = (2 * start_side, 1) if start_side else (START_SIDE, 0)
     scales = []
-    side = START_SIDE
     while side * 1.5 <= longest:
         scales.append(side)
         side *= 2
-    scale_steps = tuple(max(final_steps, base.steps // STEP_DECAY**level) for level in range(len(scales)))
+    scale_steps = tuple(max(final_steps, base.steps // STEP_DECAY ** (level + index)) for index in range(len(scales)))
     return base.replace(size=longest, aspect=width / height, scales=tuple(scales), scale_steps=scale_steps,
-                        steps=final_steps if scales else base.steps)
+                        steps=final_steps if scales or start_side else base.steps, coarse_sketch=False)
 
 
 @dataclass(frozen=True)

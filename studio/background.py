@@ -8,11 +8,13 @@ from typing import Iterator, TypeVar
 T = TypeVar("T")
 
 
-def latest(steps: Iterator[T]) -> Iterator[T]:
+def latest(steps: Iterator[T], heartbeat: float | None = None) -> Iterator[T | None]:
     """Yield the newest item of `steps` each time the consumer asks, skipping those it was too slow for.
 
     `steps` runs in a worker thread. The last item is always delivered, an exception from `steps` is
     re-raised here, and closing this generator stops the worker at its next item and closes `steps`.
+    With `heartbeat`, None comes whenever that many seconds pass without a new item, so a consumer
+    that can only be stopped between items (a web request) is never stuck waiting for a slow one.
     """
     lock = threading.Condition()
     state = {"item": None, "fresh": False, "finished": False, "error": None}
@@ -42,7 +44,8 @@ def latest(steps: Iterator[T]) -> Iterator[T]:
         while True:
             with lock:
                 while not state["fresh"] and not state["finished"]:
-                    lock.wait()
+                    if not lock.wait(heartbeat) and heartbeat is not None:
+                        break
                 item, fresh = state["item"], state["fresh"]
                 state["fresh"] = False
                 finished = state["finished"]
@@ -50,6 +53,8 @@ def latest(steps: Iterator[T]) -> Iterator[T]:
                 yield item
             elif finished:
                 break
+            else:  # the heartbeat: nothing new yet
+                yield None
         if state["error"] is not None:
             raise state["error"]
     finally:

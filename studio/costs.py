@@ -156,15 +156,17 @@ class Countdown:
         return (self.ends[index] - step.iteration) * pace + self._ratio * later
 
 
-def in_words(seconds: float) -> str:
+def in_words(seconds: float, about: bool = True) -> str:
     """A duration as a person says it: "about 40 s", "about 1 min 20 s", "about 2 h 5 min"."""
     seconds = max(0.0, seconds)
     if seconds < 60:
-        return f"about {max(1, round(seconds / 5) * 5 if seconds > 10 else round(seconds))} s"
-    if seconds < 600:
+        words = f"{max(1, round(seconds / 5) * 5 if seconds > 10 else round(seconds))} s"
+    elif seconds < 600:
         minutes, rest = divmod(round(seconds / 10) * 10, 60)
-        return f"about {minutes} min" + (f" {rest} s" if rest else "")
-    if seconds < 3600:
-        return f"about {round(seconds / 60)} min"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"about {hours} h" + (f" {minutes} min" if minutes else "")
+        words = f"{minutes} min" + (f" {rest} s" if rest else "")
+    elif seconds < 3600:
+        words = f"{round(seconds / 60)} min"
+    else:
+        hours, minutes = divmod(round(seconds / 60), 60)
+        words = f"{hours} h" + (f" {minutes} min" if minutes else "")
+    return f"about {words}" if about else words

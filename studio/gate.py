@@ -60,6 +60,11 @@ class Gate:
             self._admit()
             return ticket
 
+    def holds(self, person: str) -> bool:
+        """Whether `person` has a run waiting or painting."""
+        with self._changed:
+            return any(ticket.person == person for ticket in (*self._waiting, *self._running))
+
     def wait(self, ticket: Ticket, timeout: float) -> bool:
         """True once `ticket` may run; False after `timeout` seconds still in line (to report the wait)."""
         deadline = time.monotonic() + timeout

@@ -29,16 +29,23 @@ def test_import_builds_the_demo_without_a_server(app_module):
     import gradio as gr
 
     assert isinstance(app_module.demo, gr.Blocks)
-    assert app_module.BACKBONE.description  # shown on the page
     names = [component.label for component in app_module.demo.blocks.values() if hasattr(component, "label")]
-    for label in ("Photo", "Painting", "Content weight α", "Style weight log₁₀ β", "Learning rate", "Steps"):
+    for label in ("Photo", "Painting", "Keep the photo", "Paint strength", "Step size", "Steps"):
         assert label in names
 
 
-def test_defaults_come_from_the_engine_config(app_module):
-    config = app_module.make_config(*app_module.apply_preset("default"))
-    assert config == app_module.PRESETS["default"]
-    assert app_module.make_config(*app_module.apply_preset("seed")) == app_module.PRESETS["seed"]
+def test_defaults_come_from_the_engine_config_fitted_to_the_machine(app_module):
+    from studio.server import CPU_BUDGET, engine
+
+    def config_of(preset):
+        return app_module.make_config(dict(zip(app_module.NAMES, app_module.apply_preset(preset))))
+
+    default = engine().default
+    assert config_of("default") == default
+    assert config_of("seed") == app_module.PRESETS["seed"].replace(precision=default.precision)
+    assert default.preview_seconds > 0  # a frame every second or two, whatever the size
+    if engine().device.type == "cpu":  # the default picture fits the time people wait
+        assert default.size <= 512 and engine().costs.run(app_module.plan(default, (1200, 900))) <= CPU_BUDGET
 
 
 def test_a_run_streams_pictures_and_ends_with_a_full_size_png(client):
@@ -49,7 +56,7 @@ def test_a_run_streams_pictures_and_ends_with_a_full_size_png(client):
     assert all(max(picture.size) == 64 for picture in pictures)  # quick-start frames are shown enlarged
     assert pictures[-1].size == (64, 43)
     # 20 steps at full size after the quick sketch's 6 at half size (a third of the steps at most)
-    assert "done" in updates[-1][1] and "iteration 26 / 26" in updates[-1][1]
+    assert "done" in updates[-1][1] and "estimated" in updates[-1][1]
     download = updates[-1][3]
     download = download["value"] if isinstance(download, dict) else download  # a button update
     download = download["path"] if isinstance(download, dict) else download
@@ -89,10 +96,10 @@ def test_absurd_settings_come_back_as_readable_errors(client, settings, words):
 def test_non_finite_settings_are_refused_before_a_run(app_module):
     import gradio as gr
 
-    values = list(app_module.apply_preset("preview"))
-    values[1] = float("nan")  # log10 beta; JSON clients cannot even send this, but Python callers can
+    values = dict(zip(app_module.NAMES, app_module.apply_preset("preview")))
+    values["log_beta"] = float("nan")  # JSON clients cannot even send this, but Python callers can
     with pytest.raises(gr.Error, match="style_weight must be a finite number"):
-        app_module.make_config(*values)
+        app_module.make_config(values)
 
 
 def test_a_file_that_is_not_an_image_is_refused_and_the_server_keeps_serving(client, tmp_path):
@@ -104,18 +111,69 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_server_keeps_serving(cli
     assert Image.open(outputs[0]).size == (64, 43)
 
 
+def _path(download):
+    download = download["value"] if isinstance(download, dict) else download
+    return download["path"] if isinstance(download, dict) else download
+
+
 def test_the_print_section_renders_a_print_file_and_mockups(client):
     job = client.submit(content=handle_file(str(ASSETS / "astronaut.png")),
                         style=handle_file(str(ASSETS / "the_scream.jpg")), steps=10, print_name="custom",
                         custom_size="96x80", final_steps=4, colours=8, api_name="/print")
-    *_, (preview, status, tee, mug, download) = list(job)
-    assert "done" in status
-    download = download["value"] if isinstance(download, dict) else download
-    download = download["path"] if isinstance(download, dict) else download
-    with Image.open(download) as design:
+    *_, (preview, status, tee, mug, download, job_id) = list(job)
+    assert "done" in status and job_id in status
+    with Image.open(_path(download)) as design:
         assert design.size == (96, 80) and round(design.info["dpi"][0]) == 300
         assert len(design.convert("RGB").getcolors(4096)) <= 8
     assert Image.open(tee).size == Image.open(mug).size
+
+
+def _similarity(print_file, approved):
+    """(mean absolute difference in 8-bit levels, SSIM) of the print shrunk to the approved picture's size."""
+    import numpy as np
+
+    from nst_core.images import ssim
+
+    with Image.open(approved) as reference, Image.open(print_file) as printed:
+        small = printed.convert("RGB").resize(reference.size, Image.Resampling.LANCZOS)
+        a, b = (np.asarray(picture, dtype=np.float32) for picture in (reference.convert("RGB"), small))
+    return float(np.abs(a - b).mean()), ssim(a / 255, b / 255)
+
+
+def test_a_print_is_the_approved_picture_with_more_detail(client):
+    settings = {"content": handle_file(str(ASSETS / "chelsea.png")), "style": handle_file(str(ASSETS / "the_scream.jpg")),
+                "size": 96, "steps": 40, "shape": "sticker"}
+    approved = client.predict(**settings, api_name="/paint")[0]
+    assert Image.open(approved).size == (96, 96)  # the print's shape is painted, and seen, before the print
+    printed = {}
+    for start in (approved, None):
+        *_, (_, status, _, _, download, _) = list(client.submit(
+            **settings, print_name="custom", custom_size="200x200", final_steps=10,
+            approved=handle_file(approved) if start else None, api_name="/print"))
+        printed[start] = _path(download)
+    difference, similarity = _similarity(printed[approved], approved)
+    repainted = _similarity(printed[None], approved)
+    assert difference < 12 and similarity > 0.6, (difference, similarity)
+    assert repainted[0] > 1.5 * difference and repainted[1] < similarity, (repainted, difference, similarity)
+
+
+def test_a_print_goes_on_when_its_page_is_closed(client):
+    job = client.submit(content=handle_file(str(ASSETS / "astronaut.png")),
+                        style=handle_file(str(ASSETS / "the_scream.jpg")), steps=30, print_name="custom",
+                        custom_size="120x120", final_steps=5, api_name="/print")
+    started = time.perf_counter()
+    while not job.outputs():
+        assert time.perf_counter() - started < 120, "the print never reported"
+        time.sleep(0.05)
+    job_id = job.outputs()[0][-1]
+    job.cancel()  # the tab closes: the page stops watching, the print does not stop
+    time.sleep(1)
+    *_, (preview, status, tee, mug, download, same) = list(client.submit(job_id, api_name="/fetch_print"))
+    assert same == job_id and "done" in status
+    with Image.open(_path(download)) as design:
+        assert design.size == (120, 120)
+    with pytest.raises(Exception, match="No print with the id"):
+        client.predict("0123456789", api_name="/fetch_print")
 
 
 def test_a_bad_custom_print_size_is_a_readable_error(client):

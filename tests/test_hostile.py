@@ -102,10 +102,10 @@ def test_the_running_studio_answers_every_case_and_keeps_serving(app_server, tmp
 
 
 @pytest.mark.parametrize("settings, words", [
-    ({"steps": -5}, "Steps: Value -5"), ({"lr": 1e9}, "Learning rate"), ({"size": 100_000}, "Size"),
-    ({"preview_every": 0}, "Preview every"), ({"seed": -1}, "Seed"), ({"alpha": 1e300}, "Content weight"),
-    ({"tv": -1}, "Smoothing"), ({"optimizer": "sgd"}, "sgd"), ({"style_scale": 50}, "Style scale"),
-    ({"log_beta": 1e6}, "Style weight"),
+    ({"steps": -5}, "Steps: Value -5"), ({"lr": 1e9}, "Step size"), ({"size": 100_000}, "Size"),
+    ({"preview_every": 0}, "Preview every"), ({"seed": -1}, "Seed"), ({"alpha": 1e300}, "Keep the photo"),
+    ({"tv": -1}, "Smoothing"), ({"optimizer": "sgd"}, "sgd"), ({"style_scale": 50}, "Brush size"),
+    ({"log_beta": 1e6}, "Paint strength"),
 ])
 def test_absurd_settings_through_the_api(app_server, settings, words):
     client = Client(app_server, verbose=False)

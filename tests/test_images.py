@@ -151,3 +151,14 @@ def test_a_print_aspect_gives_the_exact_print_shape():
     # 512 px cropped to 5:6 is 427 px wide; scaled to 5400 that would round to 4504, not the tee's 4500.
     tensor = load_image(Image.new("RGB", (512, 512)), 5400 // 10, aspect=4500 / 5400)
     assert tensor.shape[-2:] == (540, 450)
+
+
+def test_ssim_is_one_for_the_same_picture_and_falls_with_noise():
+    from nst_core.images import ssim
+
+    rng = np.random.default_rng(0)
+    picture = rng.random((40, 50, 3))
+    assert ssim(picture, picture) == pytest.approx(1.0)
+    noisy = np.clip(picture + rng.normal(0, 0.2, picture.shape), 0, 1)
+    assert ssim(picture, noisy) < 0.9 and ssim(picture, noisy) < ssim(picture, (picture + noisy) / 2)
+    assert ssim(picture, 1 - picture) < 0  # the negative: structure reversed

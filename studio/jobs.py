@@ -1,0 +1,158 @@
+"""Print jobs that outlive the page: one at a time in a worker thread, their files in a folder of their own.
+
+A tee takes an hour on a CPU; nobody keeps a tab open that long. A job is started by the page or the
+API, paints on whether anyone watches or not, and is fetched later by its id (the page's link
+`/?print=ID`). Each job's folder holds `job.json` (its state, message and file names) beside its
+files, and is removed `lifetime` seconds after the job ended. A restarted server does not resume
+a print that was painting: the job's state says it was lost, so its link says so and asks for a
+new render (a print repaints in minutes from the approved design; resuming would need the whole
+optimiser state on disk at every scale).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from nst_core.stylize import Step
+
+ENDED = ("done", "failed", "stopped", "lost")
+
+
+@dataclass(eq=False)
+class Job:
+    """One print: where it stands, its newest frame, and its files once done."""
+
+    id: str
+    folder: Path
+    title: str  # what it is, in words: "tee 4500×5400"
+    estimate: float  # seconds it should take, before it starts
+    state: str = "waiting"  # waiting, painting, then one of ENDED
+    message: str = ""  # why it failed or was lost
+    step: Step | None = None  # the newest frame while painting
+    left: float | None = None  # seconds left while painting
+    files: dict[str, str] = field(default_factory=dict)  # "design", "tee", "mug" -> file name in `folder`
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Event = field(default_factory=threading.Event)  # set on every update, for watchers
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED
+
+    def path(self, name: str) -> Path | None:
+        return self.folder / self.files[name] if name in self.files else None
+
+    def save(self) -> None:
+        record = {"id": self.id, "title": self.title, "state": self.state, "message": self.message,
+                  "files": self.files, "estimate": self.estimate, "saved": time.time()}
+        temporary = self.folder / "job.json.part"
+        temporary.write_text(json.dumps(record))
+        temporary.replace(self.folder / "job.json")  # atomic: a crash never leaves half a record
+
+
+Work = Callable[[Job], Iterator[tuple[Step, float]]]  # yields (step, seconds left), writes files, sets job.files
+
+
+class PrintJobs:
+    """The server's print jobs, run one at a time in the order they were started."""
+
+    def __init__(self, root: Path, lifetime: float = 24 * 3600):
+        self.root, self.lifetime = root, lifetime
+        self._jobs: dict[str, Job] = {}
+        self._queue: queue.SimpleQueue[tuple[Job, Work]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._recover()
+        threading.Thread(target=self._serve, name="nst-prints", daemon=True).start()
+
+    def start(self, title: str, estimate: float, work: Work) -> Job:
+        """A new job, queued behind the prints before it."""
+        self.prune()
+        job_id = uuid.uuid4().hex[:10]
+        job = Job(job_id, self.root / job_id, title, estimate)
+        job.folder.mkdir(parents=True)
+        job.save()
+        with self._lock:
+            self._jobs[job_id] = job
+        self._queue.put((job, work))
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        """The job with this id, from memory or, after a restart, from its folder; None if unknown or pruned."""
+        job_id = (job_id or "").strip()
+        if not job_id.isalnum():  # ids are hex: nothing else may reach the file system
+            return None
+        with self._lock:
+            if job_id in self._jobs:
+                return self._jobs[job_id]
+        record = self.root / job_id / "job.json"
+        if not record.is_file():
+            return None
+        saved = json.loads(record.read_text())
+        job = Job(job_id, record.parent, saved["title"], saved["estimate"], saved["state"], saved["message"],
+                  files=saved["files"])
+        with self._lock:
+            return self._jobs.setdefault(job_id, job)
+
+    def cancel(self, job_id: str | None) -> None:
+        job = self.get(job_id) if job_id else None
+        if job is not None and not job.ended:
+            job.cancelled.set()
+            if job.state == "waiting":
+                self._end(job, "stopped")
+
+    def prune(self) -> None:
+        """Remove the folders of jobs that ended more than `lifetime` seconds ago."""
+        cutoff = time.time() - self.lifetime
+        for record in self.root.glob("*/job.json"):
+            try:
+                saved = json.loads(record.read_text())
+                if saved["state"] in ENDED and saved["saved"] < cutoff:
+                    shutil.rmtree(record.parent, ignore_errors=True)
+                    with self._lock:
+                        self._jobs.pop(record.parent.name, None)
+            except (OSError, ValueError, KeyError):  # another prune got there first, or a half-removed folder
+                continue
+
+    def _recover(self) -> None:
+        """Jobs that were waiting or painting when the server stopped: lost, and their records say so."""
+        for record in self.root.glob("*/job.json"):
+            try:
+                saved = json.loads(record.read_text())
+            except (OSError, ValueError):
+                continue
+            if saved.get("state") not in ENDED:
+                job = Job(record.parent.name, record.parent, saved.get("title", "print"), saved.get("estimate", 0))
+                self._end(job, "lost", "the server restarted while this print was painting: please render it again")
+
+    def _serve(self) -> None:
+        while True:
+            job, work = self._queue.get()
+            if job.ended:  # stopped while waiting
+                continue
+            job.state = "painting"
+            job.save()
+            run = work(job)
+            try:
+                for job.step, job.left in run:
+                    job.changed.set()
+                    if job.cancelled.is_set():
+                        break
+            except Exception as error:  # a bad picture or setting: the job says so, the server goes on
+                self._end(job, "failed", str(error))
+                continue
+            finally:
+                run.close()
+            self._end(job, "stopped" if job.cancelled.is_set() else "done")
+
+    def _end(self, job: Job, state: str, message: str = "") -> None:
+        job.state, job.message, job.left = state, message, 0.0
+        job.save()
+        job.changed.set()

@@ -1,0 +1,74 @@
+"""Print jobs: they run without a watcher, in order, can be stopped, and a restart says which were lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import torch
+
+from nst_core import Losses, Step
+from studio.jobs import PrintJobs
+
+
+def painting(seconds: float = 0.0, fail: bool = False):
+    def work(job):
+        for iteration in (1, 2):
+            time.sleep(seconds)
+            if fail:
+                raise ValueError("the painting could not be read")
+            yield Step(iteration, 2, 0.0, Losses(0, 0, 0, 0), torch.zeros(3, 2, 2)), 2.0 - iteration
+        (job.folder / "design.png").write_bytes(b"png")
+        job.files = {"design": "design.png"}
+    return work
+
+
+def wait_for(job, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while not job.ended:
+        assert time.monotonic() < deadline, job.state
+        time.sleep(0.01)
+    return job
+
+
+def test_a_job_paints_without_anyone_watching_and_is_found_by_its_id(tmp_path):
+    jobs = PrintJobs(tmp_path)
+    job = wait_for(jobs.start("sticker 1200×1200", 5.0, painting()))
+    assert job.state == "done" and job.path("design").read_bytes() == b"png"
+    again = PrintJobs(tmp_path).get(job.id)  # another process, later: from the folder's record
+    assert again.state == "done" and again.path("design") == job.path("design")
+    assert jobs.get("../../etc") is None and jobs.get("nosuchjob") is None
+
+
+def test_jobs_run_one_at_a_time_in_order_and_a_failure_is_told(tmp_path):
+    jobs = PrintJobs(tmp_path)
+    first, second = jobs.start("a", 1.0, painting(0.05, fail=True)), jobs.start("b", 1.0, painting())
+    assert second.state == "waiting"
+    wait_for(second)
+    assert first.state == "failed" and "could not be read" in first.message and second.state == "done"
+
+
+def test_a_stopped_job_ends_and_a_waiting_one_never_starts(tmp_path):
+    jobs = PrintJobs(tmp_path)
+    running, waiting = jobs.start("a", 1.0, painting(0.2)), jobs.start("b", 1.0, painting())
+    jobs.cancel(waiting.id)
+    jobs.cancel(running.id)
+    assert wait_for(running).state == "stopped" and wait_for(waiting).state == "stopped"
+    assert "design" not in running.files
+
+
+def test_a_restart_marks_unfinished_prints_lost_and_old_ones_are_pruned(tmp_path):
+    (tmp_path / "abc123").mkdir()
+    (tmp_path / "abc123" / "job.json").write_text(json.dumps(
+        {"id": "abc123", "title": "tee 4500×5400", "state": "painting", "message": "", "files": {},
+         "estimate": 3600, "saved": time.time()}))
+    jobs = PrintJobs(tmp_path, lifetime=60)
+    lost = jobs.get("abc123")
+    assert lost.state == "lost" and "restarted" in lost.message
+    record = tmp_path / "abc123" / "job.json"
+    saved = json.loads(record.read_text())
+    record.write_text(json.dumps({**saved, "saved": time.time() - 120}))
+    os.utime(record)
+    jobs.prune()
+    assert not (tmp_path / "abc123").exists() and PrintJobs(tmp_path).get("abc123") is None
