@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import logging
 import math
 import os
 import tempfile
 import time
+import typing
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -153,15 +155,24 @@ OPTIONAL = EXTRAS | PRINT_INPUTS
 
 
 def taking(*names: str):
-    """Give a handler `(*values, request)` the named parameters `names`: gradio names the API's parameters
-    after its signature, and the handler reads them as one dict."""
+    """Give a generator handler `(*values, request)` the named parameters `names`: gradio names the API's
+    parameters after its signature, and the handler reads them as one tuple, its own parameters after."""
     def wrap(handler):
-        own = [parameter for parameter in inspect.signature(handler).parameters.values()
+        hints = typing.get_type_hints(handler)  # gradio finds gr.Request by its class, not its name
+        own = [parameter.replace(annotation=hints.get(parameter.name, parameter.annotation),
+                                 kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+               for parameter in inspect.signature(handler).parameters.values()
                if parameter.kind is not inspect.Parameter.VAR_POSITIONAL]
         named = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                    default=OPTIONAL.get(name, inspect.Parameter.empty)) for name in names]
-        handler.__signature__ = inspect.Signature(named + own)
-        return handler
+
+        @functools.wraps(handler)
+        def call(*arguments):
+            values, rest = arguments[:len(names)], arguments[len(names):]
+            yield from handler(*values, **{parameter.name: value for parameter, value in zip(own, rest)})
+
+        call.__signature__ = inspect.Signature(named + own)
+        return call
     return wrap
 
 
@@ -347,7 +358,7 @@ def estimate_line(content, size, steps, quick_start, shape, optimizer) -> str:
                       if content else (1200, 900), engine().backbone.arch)
     except (ValueError, TypeError, ImageError):
         return ""
-    return f"⏱ {in_words(engine().costs.run(scales))} on this server ({int(size)} px, {int(steps)} steps)"
+    return f"Takes {in_words(engine().costs.run(scales))} on this server ({int(size)} px, {int(steps)} steps)"
 
 
 def _print_config(values: dict, base: StyleConfig) -> tuple[StyleConfig, object]:
@@ -368,7 +379,7 @@ def print_estimate(content, print_name, custom_size, final_steps, approved, shap
     except (ValueError, TypeError, ImageError, KeyError):
         return ""
     start = "refining the picture above" if approved else "painting from the photo (no approved picture yet)"
-    return f"⏱ {in_words(engine().costs.run(scales))} on this server, {start}"
+    return f"Takes {in_words(engine().costs.run(scales))} on this server, {start}"
 
 
 @taking("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS)
@@ -462,7 +473,7 @@ def build_demo() -> gr.Blocks:
     """The page: the photo, the painting, Paint and the picture at first sight; settings and print below."""
     shown = DEFAULTS.replace(preview_seconds=1.5)
     with gr.Blocks(title="Tee Style Studio", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("## 👕 Tee Style Studio · paint a photo in the style of a painting, for tees, mugs and "
+        gr.Markdown("## Tee Style Studio · paint a photo in the style of a painting, for tees, mugs and "
                     "stickers", elem_id="title")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
@@ -499,7 +510,9 @@ def build_demo() -> gr.Blocks:
                 picture = gr.Image(label="Your design", type="pil", format="png", interactive=False,
                                    buttons=["fullscreen"], height=430, elem_id="result")
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
-                download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
+                with gr.Row():
+                    download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
+                    kept = gr.DownloadButton("Download PNG", visible=False, elem_id="kept")  # after Stop
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
                     plot = gr.LinePlot(x="step", y="loss", color="what", label="Lower is better", height=200,
                                        elem_id="plot")
@@ -545,7 +558,8 @@ def build_demo() -> gr.Blocks:
         print_timing = [content, print_name, custom_size, final_steps, picture, shape]  # the picture: approved
         for trigger in print_timing:
             trigger.change(print_estimate, print_timing, print_estimate_line, **ui_only)
-        run.click(refuse_second_paint, None, None, trigger_mode="multiple", **ui_only)
+        run.click(refuse_second_paint, None, None, trigger_mode="multiple", api_visibility="private",
+                  concurrency_limit=None)  # queued: a warning reaches the page only through the queue
         painting = run.click(paint, [content, style, *controls, *extras],
                              [picture, progress_line, plot, download], api_name="paint",
                              show_progress_on=progress_line, concurrency_limit=None)  # GATE keeps the line
@@ -555,8 +569,9 @@ def build_demo() -> gr.Blocks:
                                 show_progress_on=print_status, concurrency_limit=None)  # PRINTS runs one at a time
         fetching = fetch.click(fetch_print, print_id, [picture, print_status, tee, mug, print_download, print_id],
                                api_name="fetch_print", concurrency_limit=None)
-        stop_button.click(stop, print_id, [progress_line, download], cancels=[painting, printing, fetching],
-                          **ui_only)
+        run.click(lambda: gr.DownloadButton(visible=False), None, kept, **ui_only)
+        stop_button.click(stop, print_id, [progress_line, kept], cancels=[painting, printing, fetching],
+                          api_visibility="private", concurrency_limit=None)
         demo.load(open_page, None, [*controls, about_line, print_id], **ui_only).then(
             estimate_line, timing, estimate, **ui_only).then(
             open_print, print_id, [picture, print_status, tee, mug, print_download, print_id],

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 def page(app_server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page = browser.new_page(viewport={"width": 1366, "height": 768})  # a common laptop screen
         page.goto(app_server)
         page.wait_for_selector("#run", timeout=60_000)
         yield page
@@ -33,17 +33,38 @@ def result_src(page) -> str | None:
     return image.first.get_attribute("src") if image.count() else None
 
 
-def test_the_page_shows_the_backend_and_the_controls(page):
-    backend = page.locator("#backend").inner_text()
-    assert "Backbone: VGG" in backend and "/" not in backend.split("Backbone:")[1]  # no server paths shown
-    for label in ("Photo", "Painting", "Content weight α", "Style weight log₁₀ β", "Learning rate", "Steps"):
+def _visible(page, selector: str, whole: bool = True) -> bool:
+    """Whether the element is on screen without scrolling (its top, or all of it)."""
+    box = page.locator(selector).first.bounding_box()
+    bottom = box["y"] + (box["height"] if whole else 40)
+    return box is not None and box["y"] >= 0 and bottom <= 768 and box["x"] + box["width"] <= 1366
+
+
+def test_at_first_sight_the_photo_the_painting_paint_and_the_picture_are_on_screen(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_function("document.querySelector('#estimate')?.innerText.includes('on this server')",
+                           timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "page_1366x768.png"))
+    for selector in ("#content", "#style", "#run", "#stop", "#estimate"):
+        assert _visible(page, selector), selector
+    assert _visible(page, "#result", whole=False)
+    assert "on this server" in page.locator("#estimate").inner_text()
+
+
+def test_plain_words_and_the_server_details_under_about(page):
+    for label in ("Photo", "Painting", "Shape of the design", "Settings", "About this server"):
         assert page.get_by_text(label, exact=True).count() >= 1, label
+    assert "Backbone" not in page.locator("body").inner_text()
+    page.locator("#about-section").get_by_text("About this server").click()
+    about = page.locator("#about").inner_text()
+    assert "Network: VGG" in about and "/" not in about.split("Network:")[1]  # no server paths shown
 
 
 def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#paintings").get_by_label("Thumbnail 2 of 3").click()
     page.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
+    page.locator("#settings").get_by_text("Settings").first.click()
     page.get_by_label("preview", exact=True).check()  # 256 px, a frame every 5 iterations
     page.click("#run")
 
@@ -65,4 +86,5 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     time.sleep(2)
     assert result_src(page) == kept, "the picture kept changing after Stop"
     assert "stopped" in page.locator("#status").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
     page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)

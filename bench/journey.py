@@ -1,0 +1,112 @@
+"""The person waiting, measured: the default picture and a small print through the launched studio.
+
+    python -m bench.journey
+
+Launches app.py on loopback with this machine's defaults (as `python app.py` would), paints the
+default picture with gradio_client as the page does, and reports the estimate shown before Paint
+against the truth, the time to the first frame, the longest gap between frames, the whole wait and
+how far the "time left" was off from 20 % of the run on; then a small print refined from that picture,
+with its estimate, its wait, and how close it is to the approved picture (mean difference, SSIM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+from gradio_client import Client, handle_file
+from PIL import Image
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PHOTO, PAINTING = ASSETS / "chelsea.png", ASSETS / "starry_night.jpg"
+
+
+def seconds_in(text: str) -> float | None:
+    """The "about 1 min 20 s" of a status line, in seconds."""
+    match = re.search(r"about (?:(\d+) h)? ?(?:(\d+) min)? ?(?:(\d+) s)? left", text)
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    return 3600 * hours + 60 * minutes + seconds
+
+
+def follow(job, started: float) -> tuple[list[float], list[tuple[float, float]], list]:
+    """Frame arrival times, (time, seconds-left shown) pairs, and the last update of a streaming job."""
+    frames, lefts, last, previous = [], [], None, None
+    for update in job:
+        now = time.perf_counter() - started
+        if update[0] is not None and update[0] != previous:
+            frames.append(now)
+            previous = update[0]
+        if isinstance(update[1], str) and (left := seconds_in(update[1])) is not None:
+            lefts.append((now, left))
+        last = update
+    return frames, lefts, last
+
+
+def report(name: str, estimate: float, frames: list[float], lefts: list[tuple[float, float]], total: float) -> None:
+    gaps = np.diff([0.0, *frames])
+    off = [abs(now + left - total) / total for now, left in lefts if now >= 0.2 * total]
+    print(f"{name}: estimate before {estimate:.0f} s, took {total:.1f} s ({estimate / total:.2f}x); "
+          f"first frame {frames[0]:.2f} s; longest gap {gaps.max():.2f} s; frames {len(frames)}; "
+          f"time left off by at most {100 * max(off, default=0):.0f} % from 20 % of the run on")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print-size", default="768x576")
+    parser.add_argument("--final-steps", type=int, default=10)
+    args = parser.parse_args()
+
+    import app
+    from nst_core.config import coarse_start
+    from studio.costs import photo_size, plan
+    from studio.server import engine
+
+    server = engine()
+    print(server.words)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app.demo.queue(default_concurrency_limit=1)
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    client = Client(url, verbose=False)
+    default = server.default
+    estimate = server.costs.run(plan(coarse_start(default), photo_size(PHOTO, default), server.backbone.arch))
+    print(f"default picture: {default.size} px, {default.steps} steps, {default.precision}")
+
+    started = time.perf_counter()
+    job = client.submit(content=handle_file(str(PHOTO)), style=handle_file(str(PAINTING)), size=default.size,
+                        steps=default.steps, api_name="/paint")
+    frames, lefts, last = follow(job, started)
+    report("paint", estimate, frames, lefts, time.perf_counter() - started)
+    approved = last[0]
+
+    from nst_core.printing import print_config
+
+    config = print_config(args.print_size, default, args.final_steps, start_side=max(Image.open(approved).size))
+    estimate = server.costs.run(plan(config, photo_size(PHOTO, config), server.backbone.arch))
+    started = time.perf_counter()
+    job = client.submit(content=handle_file(str(PHOTO)), style=handle_file(str(PAINTING)), size=default.size,
+                        steps=default.steps, approved=handle_file(approved), print_name="custom",
+                        custom_size=args.print_size, final_steps=args.final_steps, api_name="/print")
+    frames, lefts, last = follow(job, started)
+    report(f"print {args.print_size}", estimate, frames, lefts, time.perf_counter() - started)
+    download = last[4]["value"] if isinstance(last[4], dict) else last[4]
+    download = download["path"] if isinstance(download, dict) else download
+    from nst_core.images import ssim
+
+    with Image.open(approved) as reference, Image.open(download) as printed:
+        small = printed.convert("RGB").resize(reference.size, Image.Resampling.LANCZOS)
+        a, b = (np.asarray(picture, dtype=np.float32) / 255 for picture in (reference.convert("RGB"), small))
+    print(f"print shrunk to the approved size: mean difference {255 * np.abs(a - b).mean():.1f} levels, "
+          f"SSIM {ssim(a, b):.3f}")
+    app.demo.close()
+
+
+if __name__ == "__main__":
+    main()
