@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import inspect
 import logging
@@ -12,7 +13,6 @@ import tempfile
 import time
 import typing
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -55,7 +55,7 @@ PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a
 WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
 # The fair line for live runs: NST_CONCURRENCY runs at once (default 1; 2 when NST_DEVICE names a GPU).
 GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
-LATEST: OrderedDict[str, tuple[Image.Image, str]] = OrderedDict()  # each person's newest frame, for Stop's download
+STOPPED = "**stopped**: the picture so far stays above, and its download below; press Paint to start again."
 log = logging.getLogger("tee-style-studio")
 
 
@@ -252,25 +252,35 @@ def paint(*values, request: gr.Request = None):
         ticket = GATE.join(person, seconds=countdown.total)
     except GateError as error:
         raise gr.Error(str(error)) from None
-    history = []
+    history, shown, picture = [], None, None  # shown: the newest step, its time left and when it came
     try:
         while not GATE.wait(ticket, timeout=1.0):
+            if ticket.stopped.is_set():
+                yield gr.skip(), "**stopped** while waiting in line; press Paint to join again.", gr.skip(), gr.skip()
+                return
             yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
-        for step in latest(live_steps(content, styles, config, quick), heartbeat=HEARTBEAT):
-            if step is None:  # no new frame yet: an empty update, where a Stop takes effect
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                continue
-            left = countdown.update(step)
-            GATE.report(ticket, left)
-            history += [(step.iteration, name, getattr(step.losses, name)) for name in ("style", "content")]
-            plot = pd.DataFrame(history, columns=["step", "what", "loss"]).replace(TERMS)
-            picture = step.to_pil()
-            LATEST[person] = picture, result_name(content, style=styles[0])
-            LATEST.move_to_end(person)
-            while len(LATEST) > 4 * (GATE.slots + GATE.line):
-                LATEST.popitem(last=False)
-            download = save_result(picture, LATEST[person][1]) if step.done else gr.DownloadButton(visible=False)
-            yield picture, status(step, left, countdown.total), plot, download
+        with contextlib.closing(latest(live_steps(content, styles, config, quick), heartbeat=HEARTBEAT)) as frames:
+            for step in frames:
+                if ticket.stopped.is_set():
+                    break
+                if step is None:  # no new frame yet: the time left ticks on, and Stop is heard here
+                    line = (status(shown[0], shown[1] - (time.monotonic() - shown[2]), countdown.total) if shown
+                            else f"**starting**: the first picture comes in a moment; all of it takes "
+                                 f"{in_words(countdown.total)}")
+                    yield gr.skip(), line, gr.skip(), gr.skip()
+                    continue
+                left = countdown.update(step)
+                shown = step, left, time.monotonic()
+                GATE.report(ticket, left)
+                history += [(step.iteration, name, getattr(step.losses, name)) for name in ("style", "content")]
+                plot = pd.DataFrame(history, columns=["step", "what", "loss"]).replace(TERMS)
+                picture = step.to_pil()
+                download = save_result(picture, result_name(content, styles[0])) if step.done else \
+                    gr.DownloadButton(visible=False)
+                yield picture, status(step, left, countdown.total), plot, download
+        if ticket.stopped.is_set() and not (shown and shown[0].done):  # the run has ended: the picture so far it is
+            kept = save_result(picture, result_name(content, styles[0])) if picture else gr.skip()
+            yield gr.skip(), STOPPED, gr.skip(), kept
     except (ImageError, DivergenceError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style")) from None
     finally:
@@ -292,17 +302,19 @@ def in_line(ticket, estimate: float) -> str:
     """The status line of a run waiting for its turn."""
     ahead, wait = GATE.place(ticket), GATE.estimate(ticket)
     place = "you are next" if ahead == 0 else f"{ahead} {'person' if ahead == 1 else 'people'} ahead of you"
-    return f"**waiting in line**: {place}, {in_words(wait)} until your turn; then your picture takes {in_words(estimate)}"
+    return (f"**waiting in line**: {place}, {in_words(wait)} until your turn; "
+            f"then your picture takes {in_words(estimate)}")
 
 
 def status(step, left: float, estimate: float) -> str:
     """The status line: how far, how long left, and how the estimate before the start compares."""
     if step.done:
-        line = f"**done** in {in_words(step.elapsed, about=False)} (estimated {in_words(estimate, about=False)} before it started)"
+        line = (f"**done** in {in_words(step.elapsed, about=False)} "
+                f"(estimated {in_words(estimate, about=False)} before it started)")
     else:
         line = (f"**painting** · {100 * step.iteration // step.total} % · {in_words(left)} left "
                 f"(step {step.iteration} of {step.total})")
-    return line + (f"\n\n⚠️ {step.note}" if step.note else "")
+    return line + (f"\n\nNote: {step.note}" if step.note else "")
 
 
 def result_name(content: str, style: str, suffix: str = "") -> str:
@@ -331,14 +343,11 @@ def prune_results() -> None:
             pass
 
 
-def stop(print_id: str = "", request: gr.Request = None):
-    """Stop: the live run ends (its event is cancelled) and so does this person's print; the picture so far
-    is offered for download."""
+def stop(print_id: str = "", request: gr.Request = None) -> None:
+    """Stop: this person's live run ends at its next update, keeping the picture so far (offered for
+    download), and their print job ends too."""
+    GATE.stop(getattr(request, "session_hash", None) or "")
     PRINTS.cancel(print_id)
-    kept = LATEST.get(getattr(request, "session_hash", None) or "")
-    line = "**stopped**: the picture so far stays above; press Paint to start again."
-    download = save_result(*kept) if kept else gr.DownloadButton(visible=False)
-    return line, download
 
 
 def refuse_second_paint(request: gr.Request = None) -> None:
@@ -420,6 +429,9 @@ def watch(job: Job):
     while True:
         job.changed.wait(HEARTBEAT)
         job.changed.clear()
+        if job.state == "stopped":
+            yield gr.skip(), f"Print **{job.id}** · **stopped**", gr.skip(), gr.skip(), gr.skip(), job.id
+            return
         if job.ended:
             break
         if job.step is None:
@@ -507,12 +519,13 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("About this server", open=False, elem_id="about-section"):
                     about_line = gr.Markdown("", elem_id="about")
             with gr.Column(scale=6):
+                # A small picture fills its box (the file keeps its pixels); gradio 6 takes page CSS only in launch().
+                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; }</style>",
+                        padding=False, elem_id="fit")
                 picture = gr.Image(label="Your design", type="pil", format="png", interactive=False,
                                    buttons=["fullscreen"], height=430, elem_id="result")
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
-                with gr.Row():
-                    download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
-                    kept = gr.DownloadButton("Download PNG", visible=False, elem_id="kept")  # after Stop
+                download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
                     plot = gr.LinePlot(x="step", y="loss", color="what", label="Lower is better", height=200,
                                        elem_id="plot")
@@ -560,21 +573,20 @@ def build_demo() -> gr.Blocks:
             trigger.change(print_estimate, print_timing, print_estimate_line, **ui_only)
         run.click(refuse_second_paint, None, None, trigger_mode="multiple", api_visibility="private",
                   concurrency_limit=None)  # queued: a warning reaches the page only through the queue
-        painting = run.click(paint, [content, style, *controls, *extras],
-                             [picture, progress_line, plot, download], api_name="paint",
-                             show_progress_on=progress_line, concurrency_limit=None)  # GATE keeps the line
-        printing = render.click(render_print, [content, style, *controls, *extras, print_name, custom_size,
-                                               final_steps, colours, transparent, sixteen_bits, picture],
-                                [picture, print_status, tee, mug, print_download, print_id], api_name="print",
-                                show_progress_on=print_status, concurrency_limit=None)  # PRINTS runs one at a time
-        fetching = fetch.click(fetch_print, print_id, [picture, print_status, tee, mug, print_download, print_id],
-                               api_name="fetch_print", concurrency_limit=None)
-        run.click(lambda: gr.DownloadButton(visible=False), None, kept, **ui_only)
-        stop_button.click(stop, print_id, [progress_line, kept], cancels=[painting, printing, fetching],
-                          api_visibility="private", concurrency_limit=None)
+        run.click(paint, [content, style, *controls, *extras], [picture, progress_line, plot, download],
+                  api_name="paint", show_progress_on=progress_line, concurrency_limit=None)  # GATE keeps the line
+        print_outputs = [picture, print_status, tee, mug, print_download, print_id]
+        render.click(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
+                                    transparent, sixteen_bits, picture],  # the picture on the page: the approved one
+                     print_outputs, api_name="print", show_progress_on=print_status,
+                     concurrency_limit=None)  # PRINTS runs one at a time
+        fetch.click(fetch_print, print_id, print_outputs, api_name="fetch_print", concurrency_limit=None)
+        # Stop is heard by the runs themselves (not gradio's cancels, which would drop their last update: the
+        # picture so far and its download); a closed tab or an API job.cancel() still cancels the event.
+        stop_button.click(stop, print_id, None, api_visibility="private", concurrency_limit=None)
         demo.load(open_page, None, [*controls, about_line, print_id], **ui_only).then(
             estimate_line, timing, estimate, **ui_only).then(
-            open_print, print_id, [picture, print_status, tee, mug, print_download, print_id],
+            open_print, print_id, print_outputs,
             api_visibility="private")
     return demo
 

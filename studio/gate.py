@@ -13,7 +13,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class GateError(RuntimeError):
@@ -26,6 +26,7 @@ class Ticket:
     seconds: float  # how long its run should take, estimated when it joined
     admitted: float | None = None  # time.monotonic() when its run may start
     left: float | None = None  # seconds its run still needs, reported by the run as it paints
+    stopped: threading.Event = field(default_factory=threading.Event)  # its person pressed Stop
 
 
 class Gate:
@@ -60,6 +61,15 @@ class Gate:
             self._admit()
             return ticket
 
+    def stop(self, person: str) -> bool:
+        """Ask `person`'s run, waiting or painting, to stop; whether they had one."""
+        with self._changed:
+            tickets = [ticket for ticket in (*self._waiting, *self._running) if ticket.person == person]
+            for ticket in tickets:
+                ticket.stopped.set()
+            self._changed.notify_all()  # a ticket waiting in line hears it at once
+            return bool(tickets)
+
     def holds(self, person: str) -> bool:
         """Whether `person` has a run waiting or painting."""
         with self._changed:
@@ -69,7 +79,7 @@ class Gate:
         """True once `ticket` may run; False after `timeout` seconds still in line (to report the wait)."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while ticket.admitted is None and (left := deadline - time.monotonic()) > 0:
+            while ticket.admitted is None and not ticket.stopped.is_set() and (left := deadline - time.monotonic()) > 0:
                 self._changed.wait(left)
             return ticket.admitted is not None
 

@@ -113,8 +113,6 @@ def _own_results(users: list[User]) -> None:
         assert likeness[id(user)] > 0.8
 
 
-@pytest.mark.xfail(reason="issue 11, open: with the half-second empty updates one of ten concurrent clients can "
-                          "end with no status seen; to be fixed before the issue is resolved", strict=False)
 def test_ten_users_at_once_all_finish_in_order_and_see_their_place(app_server, line, tmp_path):
     style = tmp_path / "style.png"
     Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(style)

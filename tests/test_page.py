@@ -67,6 +67,9 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     page.locator("#settings").get_by_text("Settings").first.click()
     page.get_by_label("preview", exact=True).check()  # 256 px, a frame every 5 iterations
     page.click("#run")
+    time.sleep(2)
+    page.click("#run")  # pressed again while painting: told why nothing new starts
+    page.get_by_text("still painting").first.wait_for(timeout=10_000)
 
     sources = []
     deadline = time.monotonic() + 120
@@ -86,5 +89,6 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     time.sleep(2)
     assert result_src(page) == kept, "the picture kept changing after Stop"
     assert "stopped" in page.locator("#status").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
+    download = page.locator("#download")  # the picture so far, at full resolution
+    assert download.is_visible() and "Download PNG (256×" in download.inner_text()
     page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
