@@ -33,10 +33,10 @@ from nst_core.images import open_image
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import FINAL_STEPS, export_design, print_config
 from studio.background import latest
-from studio.costs import Countdown, in_words, photo_size, plan
+from studio.costs import Countdown, in_words
 from studio.gate import Gate, GateError
 from studio.jobs import Job, PrintJobs
-from studio.server import engine
+from studio.server import TYPICAL_PHOTO, engine
 from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -229,7 +229,7 @@ def run_steps(content, style, config: StyleConfig, start=None):
 
 def gpu_seconds(content, style, config: StyleConfig, start=None) -> int:
     """ZeroGPU time to ask for: the cost model's estimate with room to spare."""
-    return int(min(300, 15 + 2 * engine().costs.run(plan(config, photo_size(content, config)))))
+    return int(min(300, 15 + 2 * engine().countdown(config, open_image(content).size).total))
 
 
 if spaces is not None:
@@ -292,10 +292,10 @@ TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content
 
 def _countdown(content: str, config: StyleConfig, settings: dict) -> Countdown:
     try:
-        size = photo_size(content, config)
+        size = open_image(content).size
     except ImageError as error:
         raise _readable(error, content, settings.get("style"), settings.get("second_style")) from None
-    return Countdown(engine().costs, plan(config, size, engine().backbone.arch))
+    return engine().countdown(config, size)
 
 
 def in_line(ticket, estimate: float) -> str:
@@ -363,11 +363,11 @@ def estimate_line(content, size, steps, quick_start, shape, optimizer) -> str:
     try:
         config = engine().default.replace(size=int(size), steps=int(steps), optimizer=optimizer,
                                           aspect=SHAPES[shape or "photo"][1])
-        scales = plan(coarse_start(config) if quick_start else config, photo_size(content, config)
-                      if content else (1200, 900), engine().backbone.arch)
+        seconds = engine().countdown(coarse_start(config) if quick_start else config,
+                                     open_image(content).size if content else TYPICAL_PHOTO).total
     except (ValueError, TypeError, ImageError):
         return ""
-    return f"Takes {in_words(engine().costs.run(scales))} on this server ({int(size)} px, {int(steps)} steps)"
+    return f"Takes {in_words(seconds)} on this server ({int(size)} px, {int(steps)} steps)"
 
 
 def _print_config(values: dict, base: StyleConfig) -> tuple[StyleConfig, object]:
@@ -384,11 +384,11 @@ def print_estimate(content, print_name, custom_size, final_steps, approved, shap
         values = {"print_name": print_name, "custom_size": custom_size, "final_steps": final_steps,
                   "approved": approved}
         config, _ = _print_config(values, engine().default.replace(aspect=SHAPES[shape or "photo"][1]))
-        scales = plan(config, photo_size(content, config), engine().backbone.arch)
+        seconds = engine().countdown(config, open_image(content).size).total
     except (ValueError, TypeError, ImageError, KeyError):
         return ""
     start = "refining the picture above" if approved else "painting from the photo (no approved picture yet)"
-    return f"Takes {in_words(engine().costs.run(scales))} on this server, {start}"
+    return f"Takes {in_words(seconds)} on this server, {start}"
 
 
 @taking("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS)
@@ -400,11 +400,10 @@ def render_print(*values):
     content, styles, base = _inputs(settings)
     try:
         config, approved = _print_config(settings, base)
-        for image in (content, *styles):
-            open_image(image)  # a bad file is refused now, not an hour into the job
+        photo, *_ = (open_image(image) for image in (content, *styles))  # a bad file is refused now, not in an hour
     except (ImageError, DoesNotFitError, ValueError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
-    countdown = Countdown(engine().costs, plan(config, photo_size(content, config), engine().backbone.arch))
+    countdown = engine().countdown(config, photo.size)
     width, height = print_size(settings["custom_size"] if settings["print_name"] == "custom" else
                                settings["print_name"])
 
@@ -426,6 +425,7 @@ def render_print(*values):
 def watch(job: Job):
     """A print job's updates for the page until it ends; leaving (a closed tab) leaves the job painting."""
     link = f"Print **{job.id}** · fetch it later with this id, or the link `/?print={job.id}`"
+    shown = None
     while True:
         job.changed.wait(HEARTBEAT)
         job.changed.clear()
@@ -434,12 +434,14 @@ def watch(job: Job):
             return
         if job.ended:
             break
-        if job.step is None:
-            yield gr.skip(), f"{link}\n\nwaiting for the print before it ({in_words(job.estimate)} once it starts)", \
-                gr.skip(), gr.skip(), gr.skip(), job.id
-            continue
-        yield _shrunk(job.step.to_pil()), f"{link}\n\n{status(job.step, job.left, job.estimate)}", gr.skip(), \
-            gr.skip(), gr.skip(), job.id
+        step = job.step
+        if step is None:
+            line = f"waiting for the print before it ({in_words(job.estimate)} once it starts)"
+        else:
+            line = status(step, job.left, job.estimate)
+        preview = _shrunk(step.to_pil()) if step is not None and step is not shown else gr.skip()  # new frames only
+        shown = step
+        yield preview, f"{link}\n\n{line}", gr.skip(), gr.skip(), gr.skip(), job.id
     yield from fetch_print(job.id)
 
 
@@ -618,7 +620,7 @@ def main() -> None:
     server = engine()  # the backbone loaded and this machine measured before the first visitor
     log.info("backbone: %s; %s", server.backbone.description, server.words)
     log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
-             in_words(server.costs.run(plan(coarse_start(server.default), (1200, 900)))))
+             in_words(server.countdown(coarse_start(server.default)).total))
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
     if args.workshop:
         WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)

@@ -19,6 +19,16 @@ from gradio_client import Client, handle_file
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
+def launch(demo) -> str:
+    """`demo` served on a free loopback port, as `python app.py` would serve it; its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo.queue(default_concurrency_limit=1)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
@@ -29,12 +39,7 @@ def main() -> None:
 
     import app
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    client = Client(url, verbose=False)
+    client = Client(launch(app.demo), verbose=False)
     settings = {"size": args.size, "steps": args.steps}
     if args.preview_every:
         settings["preview_every"] = args.preview_every
@@ -51,9 +56,11 @@ def main() -> None:
         gaps += [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
         counts.append(len(arrivals))
     app.demo.close()
-    print(f"device {app.DEVICE}; backbone: {app.BACKBONE.description}")
+    from studio.server import engine
+
+    print(engine().words)
     print(f"size {args.size}px, {args.steps} steps, preview every "
-          f"{settings.get('preview_every', app.DEFAULTS.preview_every)}, {args.runs} runs")
+          f"{settings.get('preview_every', engine().default.preview_every)}, {args.runs} runs")
     print(f"Run -> first frame: median {statistics.median(firsts):.2f} s (all: "
           + ", ".join(f"{t:.2f}" for t in firsts) + ")")
     print(f"between frames: median {statistics.median(gaps):.2f} s; frames per run: {counts}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -39,7 +38,7 @@ def follow(job, started: float) -> tuple[list[float], list[tuple[float, float]],
     frames, lefts, last, previous = [], [], None, None
     for update in job:
         now = time.perf_counter() - started
-        if update[0] is not None and update[0] != previous:
+        if isinstance(update[0], str) and update[0] != previous:  # a new picture (not an update that skips it)
             frames.append(now)
             previous = update[0]
         if isinstance(update[1], str) and (left := seconds_in(update[1])) is not None:
@@ -58,25 +57,21 @@ def report(name: str, estimate: float, frames: list[float], lefts: list[tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--print-size", default="768x576")
+    parser.add_argument("--print-size", default=None, help="WxH (default: twice the painted picture's size)")
     parser.add_argument("--final-steps", type=int, default=10)
     args = parser.parse_args()
 
     import app
+    from bench.app_frames import launch
     from nst_core.config import coarse_start
-    from studio.costs import photo_size, plan
     from studio.server import engine
 
     server = engine()
     print(server.words)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app.demo.queue(default_concurrency_limit=1)
-    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    client = Client(url, verbose=False)
+    client = Client(launch(app.demo), verbose=False)
     default = server.default
-    estimate = server.costs.run(plan(coarse_start(default), photo_size(PHOTO, default), server.backbone.arch))
+    photo_size = Image.open(PHOTO).size
+    estimate = server.countdown(coarse_start(default), photo_size).total
     print(f"default picture: {default.size} px, {default.steps} steps, {default.precision}")
 
     started = time.perf_counter()
@@ -85,17 +80,19 @@ def main() -> None:
     frames, lefts, last = follow(job, started)
     report("paint", estimate, frames, lefts, time.perf_counter() - started)
     approved = last[0]
+    width, height = Image.open(approved).size
+    print_size = args.print_size or f"{2 * width}x{2 * height}"
 
     from nst_core.printing import print_config
 
-    config = print_config(args.print_size, default, args.final_steps, start_side=max(Image.open(approved).size))
-    estimate = server.costs.run(plan(config, photo_size(PHOTO, config), server.backbone.arch))
+    config = print_config(print_size, default, args.final_steps, start_side=max(width, height))
+    estimate = server.countdown(config, photo_size).total
     started = time.perf_counter()
     job = client.submit(content=handle_file(str(PHOTO)), style=handle_file(str(PAINTING)), size=default.size,
                         steps=default.steps, approved=handle_file(approved), print_name="custom",
-                        custom_size=args.print_size, final_steps=args.final_steps, api_name="/print")
+                        custom_size=print_size, final_steps=args.final_steps, api_name="/print")
     frames, lefts, last = follow(job, started)
-    report(f"print {args.print_size}", estimate, frames, lefts, time.perf_counter() - started)
+    report(f"print {print_size}", estimate, frames, lefts, time.perf_counter() - started)
     download = last[4]["value"] if isinstance(last[4], dict) else last[4]
     download = download["path"] if isinstance(download, dict) else download
     from nst_core.images import ssim

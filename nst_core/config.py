@@ -179,8 +179,9 @@ def coarse_start(config: StyleConfig, previews: int = 2) -> StyleConfig:
     An iteration at half size costs a quarter, so the first painted preview arrives about four times
     sooner. The sketch is only for the eyes: the full size then starts from `init` again, as if it
     were not there, and ends on the same picture (an enlarged sketch would slow the full size down:
-    docs/performance.md); until the full size is more painted than the sketch, the sketch stays shown. A config that is already coarse to fine, or too small to halve, or too
-    short for a sketch, comes back unchanged.
+    docs/performance.md); until the full size is more painted than the sketch, the sketch stays shown.
+    A config that is already coarse to fine, or too small to halve, or too short for a sketch, comes
+    back unchanged.
     """
     sketch = min(previews * config.preview_every, config.steps // 3)
     if config.scales or config.size // 2 < MIN_SIZE or sketch < 1:

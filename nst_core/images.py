@@ -62,19 +62,26 @@ def load_image(source: ImageLike, size: int | None = None, device: torch.device 
     if aspect:
         image = crop_to_aspect(image, aspect)
     if size is not None:
-        # With an aspect the shape is exact (a print is 4500x5400, not 4504x5400 from the crop's rounding).
-        shape = None if not aspect else (size, round(size / aspect)) if aspect >= 1 else (round(size * aspect), size)
-        image = resize_longest(image, size, shape)
+        image = resize_longest(image, size, fitted_size(image.size, size, aspect))
     array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def fitted_size(size: tuple[int, int], longest: int, aspect: float = 0.0) -> tuple[int, int]:
+    """(width, height) of a picture of `size` cropped to `aspect` (if given) with its longest side resized to
+    `longest`. With an aspect the shape is exact (a print is 4500x5400, not 4504x5400 from the crop's rounding)."""
+    if aspect:
+        return (longest, round(longest / aspect)) if aspect >= 1 else (round(longest * aspect), longest)
+    width, height = size
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def resize_longest(image: Image.Image, size: int, shape: tuple[int, int] | None = None) -> Image.Image:
     """Resize so the longest side is `size`, keeping the aspect ratio (Lanczos, up or down), or to
     exactly `shape` (width, height)."""
     width, height = image.size
-    scale = size / max(width, height)
-    new = shape or (max(1, round(width * scale)), max(1, round(height * scale)))
+    new = shape or fitted_size(image.size, size)
     if min(new) < MIN_SIDE:
         raise ImageError(
             f"the image is {width}x{height}: at {size} px on its longest side its short side would be "
@@ -112,7 +119,8 @@ def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
     var_a = local_mean(a * a) - mean_a**2
     var_b = local_mean(b * b) - mean_b**2
     covariance = local_mean(a * b) - mean_a * mean_b
-    index = ((2 * mean_a * mean_b + c1) * (2 * covariance + c2)) / ((mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2))
+    index = (2 * mean_a * mean_b + c1) * (2 * covariance + c2)
+    index /= (mean_a**2 + mean_b**2 + c1) * (var_a + var_b + c2)
     return float(index.mean())
 
 

@@ -15,7 +15,7 @@ from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
 from .fastpaths import STYLE_CACHE, TunedNet
-from .images import ImageLike, load_image, open_image, to_pil
+from .images import ImageLike, fitted_size, load_image, open_image, to_pil
 from .memory import GIB, MAX_HISTORY, available_bytes, choose_tile, lbfgs_history
 from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
 
@@ -172,16 +172,16 @@ def stylize(
         allocator.hold()
     level = None
     sketch: Step | None = None  # the quick sketch's last frame, shown until the full size is more painted
-    full_shape = tuple(load_image(content, config.size, aspect=config.aspect).shape[-2:]) if config.coarse_sketch else None
+    full_shape = fitted_size(content.size, config.size, config.aspect)[::-1]  # (H, W) of the last scale
     done = 0
     try:
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
-            final = size == config.size
-            if final and config.coarse_sketch:
+            sketching = config.coarse_sketch and size != config.size
+            if config.coarse_sketch and not sketching:
                 picture = None  # the sketch was for the eyes: the full size starts afresh
             level = _optimise(net, content, styles, config, size, steps, picture, budget, device, cadence)
             for iteration, terms, picture, view, note, tile in level:
-                if not final and config.coarse_sketch:  # a sketch's frame is shown at the final size
+                if sketching:  # a sketch's frame is shown at the final size
                     view = torch.nn.functional.interpolate(view, size=full_shape, mode="bicubic", align_corners=False)
                 step = Step(
                     iteration=done + iteration,
@@ -192,7 +192,7 @@ def stylize(
                     note=note,
                     tile=tile,
                 )
-                if not final and config.coarse_sketch:
+                if sketching:
                     sketch = step
                 elif sketch is not None and step.losses.style > sketch.losses.style and not step.done:
                     # The full size is still less painted than the sketch: keep showing the sketch.

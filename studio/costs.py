@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from nst_core.config import StyleConfig
-from nst_core.images import crop_to_aspect, open_image
+from nst_core.images import fitted_size
 from nst_core.memory import available_bytes, choose_tile
 from nst_core.stylize import Step, stylize
 from nst_core.tiling import margin_for
@@ -47,19 +47,14 @@ class Scale:
 def plan(config: StyleConfig, photo_size: tuple[int, int], arch: str = "vgg19",
          budget: int | None = None) -> list[Scale]:
     """The scales a run of `config` paints on a photo of `photo_size` (width, height), as the engine sizes them."""
-    width, height = photo_size
-    if config.aspect:
-        width, height = (width, round(width / config.aspect)) if width / height < config.aspect else (
-            round(height * config.aspect), height)
     budget = budget or available_bytes(torch.device("cpu"))
     margin = margin_for(arch, config.layers)
     deepest = max(config.layers)  # "reluK_N" names sort by depth
     scales = []
     for side, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
-        scale = side / max(width, height)
-        w, h = max(1, round(width * scale)), max(1, round(height * scale))
-        tiled = bool(config.tile or choose_tile(h, w, margin, arch, deepest, config.optimizer, budget))
-        scales.append(Scale(h, w, steps, tiled))
+        width, height = fitted_size(photo_size, side, config.aspect)
+        tiled = bool(config.tile or choose_tile(height, width, margin, arch, deepest, config.optimizer, budget))
+        scales.append(Scale(height, width, steps, tiled))
     return scales
 
 
@@ -111,14 +106,6 @@ def _calibration_photo():
     y, x = np.mgrid[0:256, 0:256] / 255.0
     array = np.stack([x, y, 0.5 + 0.5 * np.sin(6 * x * y)], -1)
     return Image.fromarray((array * 255).astype(np.uint8))
-
-
-def photo_size(photo, config: StyleConfig) -> tuple[int, int]:
-    """(width, height) of the photo as a run crops it; cheap (header and crop only, no resampling)."""
-    image = open_image(photo)
-    if config.aspect:
-        image = crop_to_aspect(image, config.aspect)
-    return image.size
 
 
 class Countdown:

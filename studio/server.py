@@ -12,8 +12,9 @@ import torch
 from nst_core import PRESETS, StyleConfig, load_backbone, resolve_device
 from nst_core.backbone import Backbone
 from nst_core.config import coarse_start
+from nst_core.memory import available_bytes
 
-from .costs import CostModel, plan
+from .costs import CostModel, Countdown, plan
 
 CPU_BUDGET = 90.0  # seconds the default picture should take on a CPU (most people wait this long, not ten minutes)
 CPU_STEPS = 150  # its iterations: 5 % above the 300-iteration objective (docs/performance.md)
@@ -33,6 +34,11 @@ class Engine:
     costs: CostModel
     speedup: float  # float32's iteration time over the chosen precision's, as measured
 
+    def countdown(self, config: StyleConfig, photo_size: tuple[int, int] = TYPICAL_PHOTO) -> Countdown:
+        """The countdown of a run of `config` on a photo of `photo_size` (width, height); its `total` is the
+        estimate before the run starts."""
+        return Countdown(self.costs, plan(config, photo_size, self.backbone.arch, available_bytes(self.device)))
+
     @property
     def default(self) -> StyleConfig:
         """The default picture for this machine: the full default on a GPU, on a CPU the largest side whose
@@ -42,7 +48,7 @@ class Engine:
             return base
         for side in CPU_SIDES:
             config = base.replace(size=side, steps=CPU_STEPS)
-            if self.costs.run(plan(coarse_start(config), TYPICAL_PHOTO, self.backbone.arch)) <= CPU_BUDGET:
+            if self.countdown(coarse_start(config)).total <= CPU_BUDGET:
                 return config
         return config
 

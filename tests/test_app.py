@@ -45,7 +45,7 @@ def test_defaults_come_from_the_engine_config_fitted_to_the_machine(app_module):
     assert config_of("seed") == app_module.PRESETS["seed"].replace(precision=default.precision)
     assert default.preview_seconds > 0  # a frame every second or two, whatever the size
     if engine().device.type == "cpu":  # the default picture fits the time people wait
-        assert default.size <= 512 and engine().costs.run(app_module.plan(default, (1200, 900))) <= CPU_BUDGET
+        assert default.size <= 512 and engine().countdown(default, (1200, 900)).total <= CPU_BUDGET
 
 
 def test_a_run_streams_pictures_and_ends_with_a_full_size_png(client):
