@@ -177,8 +177,6 @@ def stylize(
     try:
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
             sketching = config.coarse_sketch and size != config.size
-            if config.coarse_sketch and not sketching:
-                picture = None  # the sketch was for the eyes: the full size starts afresh
             level = _optimise(net, content, styles, config, size, steps, picture, budget, device, cadence)
             for iteration, terms, picture, view, note, tile in level:
                 if sketching:  # a sketch's frame is shown at the final size
@@ -195,7 +193,8 @@ def stylize(
                 if sketching:
                     sketch = step
                 elif sketch is not None and step.losses.style > sketch.losses.style and not step.done:
-                    # The full size is still less painted than the sketch: keep showing the sketch.
+                    # The enlarged sketch lost some of its paint at full size: keep showing the sketch until
+                    # the full size has more (a frame or two), so the picture never goes backwards.
                     step = replace(sketch, iteration=step.iteration, elapsed=step.elapsed, note=step.note)
                 else:
                     sketch = None  # passed: from here on the full size shows itself
