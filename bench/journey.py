@@ -49,9 +49,11 @@ def follow(job, started: float) -> tuple[list[float], list[tuple[float, float]],
 
 def report(name: str, estimate: float, frames: list[float], lefts: list[tuple[float, float]], total: float) -> None:
     gaps = np.diff([0.0, *frames])
+    worst = int(np.argmax(gaps))
     off = [abs(now + left - total) / total for now, left in lefts if now >= 0.2 * total]
     print(f"{name}: estimate before {estimate:.0f} s, took {total:.1f} s ({estimate / total:.2f}x); "
-          f"first frame {frames[0]:.2f} s; longest gap {gaps.max():.2f} s; frames {len(frames)}; "
+          f"first frame {frames[0]:.2f} s; longest gap {gaps.max():.2f} s (ending at {frames[worst]:.1f} s); "
+          f"frames {len(frames)}; "
           f"time left off by at most {100 * max(off, default=0):.0f} % from 20 % of the run on")
 
 

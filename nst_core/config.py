@@ -42,8 +42,7 @@ class StyleConfig:
     pooling: str = "max"  # "max" as in VGG, or "avg", which Gatys et al. found gives smoother pictures
     scales: tuple[int, ...] = ()  # coarse-to-fine: longest sides to paint at first, smallest first, all < size
     scale_steps: tuple[int, ...] = ()  # iterations at each of `scales` (then `steps` at `size`)
-    coarse_sketch: bool = False  # the scales are a quick sketch: shown enlarged, and held on screen until the
-    # full size (which starts from it) is more painted
+    coarse_sketch: bool = False  # the scales are a quick sketch: their frames are shown at `size`
     tile: int = 0  # tile side in pixels for large pictures (a multiple of 16); 0: untiled if it fits in memory
     memory_gb: float = 0.0  # memory the run may use; 0: most of what the device has free
     colour: str = "style"  # "style": the painting's colours; "luminance": style on brightness only, the photo's
@@ -177,10 +176,10 @@ def coarse_start(config: StyleConfig, previews: int = 2) -> StyleConfig:
     """`config` with a quick sketch first: its first `previews` preview intervals painted at half size.
 
     An iteration at half size costs a quarter, so the first painted preview arrives about four times
-    sooner. The full size starts from the enlarged sketch, and the sketch stays on screen until the
-    full size is more painted, so the picture never goes backwards. Starting from the photo again
-    instead would leave the picture frozen for about 14 s at 384 px while the full size catches up,
-    for a final objective 1 % lower (docs/performance.md). A config that is already coarse to fine,
+    sooner. Its frames are shown enlarged and the full size goes on from the enlarged sketch, so the
+    picture never goes backwards: starting from the photo again instead steps back to an unpainted
+    picture and takes about 14 s at 384 px to catch up, for a final objective 1 % lower
+    (docs/performance.md). A config that is already coarse to fine,
     or too small to halve, or too short for a sketch, comes back unchanged.
     """
     sketch = min(previews * config.preview_every, config.steps // 3)

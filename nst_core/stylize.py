@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
@@ -171,7 +171,6 @@ def stylize(
     if hold:
         allocator.hold()
     level = None
-    sketch: Step | None = None  # the quick sketch's last frame, shown until the full size is more painted
     full_shape = fitted_size(content.size, config.size, config.aspect)[::-1]  # (H, W) of the last scale
     done = 0
     try:
@@ -181,7 +180,7 @@ def stylize(
             for iteration, terms, picture, view, note, tile in level:
                 if sketching:  # a sketch's frame is shown at the final size
                     view = torch.nn.functional.interpolate(view, size=full_shape, mode="bicubic", align_corners=False)
-                step = Step(
+                yield Step(
                     iteration=done + iteration,
                     total=config.total_steps,
                     elapsed=time.perf_counter() - started,
@@ -190,15 +189,6 @@ def stylize(
                     note=note,
                     tile=tile,
                 )
-                if sketching:
-                    sketch = step
-                elif sketch is not None and step.losses.style > sketch.losses.style and not step.done:
-                    # The enlarged sketch lost some of its paint at full size: keep showing the sketch until
-                    # the full size has more (a frame or two), so the picture never goes backwards.
-                    step = replace(sketch, iteration=step.iteration, elapsed=step.elapsed, note=step.note)
-                else:
-                    sketch = None  # passed: from here on the full size shows itself
-                yield step
             done += steps
     finally:
         if hold:

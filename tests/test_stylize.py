@@ -197,22 +197,17 @@ def test_a_quick_sketch_shows_early_and_the_full_size_goes_on_from_it(tiny_net, 
 def test_the_quick_look_never_goes_backwards(tiny_net, content_array, style_array, size, steps, every):
     from nst_core.config import coarse_start
 
-    shown = run(content_array, style_array, coarse_start(StyleConfig(size=size, steps=steps, preview_every=every)),
-                tiny_net)
-    painted = [step.losses.style for step in shown]  # lower is more painted
-    assert all(later <= 1.01 * earlier for earlier, later in zip(painted, painted[1:])), painted
-    sketch = shown[1]  # the sketch's last frame; where the full size has less paint, the sketch is held
-    held = [step for step in shown[2:] if step.losses == sketch.losses]
-    assert all(torch.equal(step.image, sketch.image) for step in held)
+    config = StyleConfig(size=size, steps=steps, preview_every=every)
+    shown = run(content_array, style_array, coarse_start(config), tiny_net)
+    # How painted each frame is, measured alike for all: its style loss at the size it is shown.
+    photo = _content_tensor(content_array, config)
+    content, styles = stylize_module.painting_inputs(photo, [style_array], config, torch.device("cpu"))
+    targets = stylize_module.compute_targets(tiny_net, content, styles, config)
+    with torch.no_grad():
+        painted = [float(stylize_module.objective(tiny_net, step.image[None], targets, config)["style"])
+                   for step in shown]
+    assert all(later <= 1.02 * earlier for earlier, later in zip(painted, painted[1:])), painted
     assert [step.iteration for step in shown] == sorted({step.iteration for step in shown})  # the count goes on
-
-
-def test_the_full_size_is_held_back_while_it_has_less_paint_than_the_sketch(tiny_net, content_array, style_array):
-    from nst_core.config import coarse_start
-
-    shown = run(content_array, style_array, coarse_start(StyleConfig(size=64, steps=12, preview_every=2)), tiny_net)
-    assert shown[2].losses == shown[1].losses and torch.equal(shown[2].image, shown[1].image)
-    assert shown[2].iteration > shown[1].iteration and shown[3].losses.style < shown[1].losses.style
 
 
 def test_previews_also_come_by_the_clock(tiny_net, content_array, style_array):
