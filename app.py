@@ -55,6 +55,7 @@ PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a
 WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
 # The fair line for live runs: NST_CONCURRENCY runs at once (default 1; 2 when NST_DEVICE names a GPU).
 GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
+TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content loss)"}}  # the plot's series
 STOPPED = "**stopped**: the picture so far stays above, and its download below; press Paint to start again."
 log = logging.getLogger("tee-style-studio")
 
@@ -191,8 +192,10 @@ def make_config(settings: dict, shape: str = "photo", styles: int = 1, blend: fl
 
 
 def apply_preset(name: str) -> list:
-    """The controls set to a preset's values, fitted to this machine (the default preset's size and steps)."""
-    config = engine().default if name == "default" else PRESETS[name]
+    """The controls set to a preset's values, fitted to this machine (the default preset's size and steps, and
+    every preset's frame cadence)."""
+    default = engine().default
+    config = default if name == "default" else PRESETS[name].replace(preview_seconds=default.preview_seconds)
     return [control.from_config(getattr(config, control.field)) for control in CONTROLS]
 
 
@@ -285,9 +288,6 @@ def paint(*values, request: gr.Request = None):
         raise _readable(error, content, styles[0], settings.get("second_style")) from None
     finally:
         GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes
-
-
-TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content loss)"}}
 
 
 def _countdown(content: str, config: StyleConfig, settings: dict) -> Countdown:
@@ -529,7 +529,10 @@ def build_demo() -> gr.Blocks:
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
-                    plot = gr.LinePlot(x="step", y="loss", color="what", label="Lower is better", height=200,
+                    plot = gr.LinePlot(x="step", y="loss", color="what", height=200,
+                                       color_map=dict(zip(TERMS["what"].values(), ("#1f77b4", "#ff7f0e"))),
+                                       label="Lower is better · blue: how far from the painting's style · "
+                                             "orange: how far from the photo",
                                        elem_id="plot")
                 with gr.Accordion("Print: the design above at print size", open=False, elem_id="print"):
                     gr.Markdown("Refines the picture above at print size (no seams), then writes a 300 dpi "

@@ -42,7 +42,8 @@ def test_defaults_come_from_the_engine_config_fitted_to_the_machine(app_module):
 
     default = engine().default
     assert config_of("default") == default
-    assert config_of("seed") == app_module.PRESETS["seed"].replace(precision=default.precision)
+    assert config_of("seed") == app_module.PRESETS["seed"].replace(precision=default.precision,
+                                                                   preview_seconds=default.preview_seconds)
     assert default.preview_seconds > 0  # a frame every second or two, whatever the size
     if engine().device.type == "cpu":  # the default picture fits the time people wait
         assert default.size <= 512 and engine().countdown(default, (1200, 900)).total <= CPU_BUDGET
