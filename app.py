@@ -65,7 +65,7 @@ def _naming(component: type, control, payload):
     try:
         return component.preprocess(control, payload)
     except gr.Error as error:
-        raise gr.Error(f"{control.label}: {error.message}") from None
+        raise refusal(f"{control.label}: {error.message}") from None
 
 
 class Slider(gr.Slider):
@@ -188,7 +188,7 @@ def make_config(settings: dict, shape: str = "photo", styles: int = 1, blend: fl
             **fields, aspect=SHAPES[shape or "photo"][1],
             style_blend=(1.0 - float(blend), float(blend)) if styles == 2 else ())
     except (TypeError, ValueError, OverflowError, KeyError) as error:
-        raise gr.Error(f"Please check the settings: {error}") from None
+        raise refusal(f"Please check the settings: {error}") from None
 
 
 def apply_preset(name: str) -> list:
@@ -199,20 +199,26 @@ def apply_preset(name: str) -> list:
     return [control.from_config(getattr(config, control.field)) for control in CONTROLS]
 
 
+def refusal(message: str) -> gr.Error:
+    """A message for the person, and one line in the server's log: a bad upload or setting is not a server
+    error, so no traceback."""
+    log.info("refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
 def _readable(error: Exception, *uploads) -> gr.Error:
     """The engine's message for the page, the uploads' server paths replaced by what they are."""
     message = str(error)
     for path, name in zip(uploads, ("the photo", "the painting", "the second painting", "the approved picture")):
         if path:
             message = message.replace(str(path), name)
-    log.info("refused: %s", message)  # one line: a user's bad upload is not a server error
-    return gr.Error(message)
+    return refusal(message)
 
 
 def _inputs(values: dict) -> tuple[str, list[str], StyleConfig]:
     content, style, second = values["content"], values["style"], values.get("second_style")
     if not content or not style:
-        raise gr.Error("Please give both a photo and a painting (upload them or pick from the examples).")
+        raise refusal("Please give both a photo and a painting (upload them or pick from the examples).")
     styles = [style, second] if second else [style]
     config = make_config(values, values.get("shape"), len(styles), values.get("blend", 0.5))
     return content, styles, config
@@ -254,7 +260,7 @@ def paint(*values, request: gr.Request = None):
     try:
         ticket = GATE.join(person, seconds=countdown.total)
     except GateError as error:
-        raise gr.Error(str(error)) from None
+        raise refusal(str(error)) from None
     history, shown, picture = [], None, None  # shown: the newest step, its time left and when it came
     try:
         while not GATE.wait(ticket, timeout=1.0):
@@ -449,13 +455,13 @@ def fetch_print(print_id: str):
     """A print job's files, or where it stands: (preview, status, tee, mug, download, job id)."""
     job = PRINTS.get(print_id)
     if job is None:
-        raise gr.Error(f"No print with the id {str(print_id)[:16]!r}: prints are kept for a day after they end.")
+        raise refusal(f"No print with the id {str(print_id)[:16]!r}: prints are kept for a day after they end.")
     if not job.ended:
         yield from watch(job)
         return
     if job.state != "done":
         words = {"failed": "could not be made", "stopped": "was stopped", "lost": "was lost"}[job.state]
-        raise gr.Error(f"Print {job.id} ({job.title}) {words}{': ' + job.message if job.message else '.'}")
+        raise refusal(f"Print {job.id} ({job.title}) {words}{': ' + job.message if job.message else '.'}")
     design = job.path("design")
     preview = Image.open(design)
     preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))

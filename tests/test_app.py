@@ -182,3 +182,13 @@ def test_a_bad_custom_print_size_is_a_readable_error(client):
         client.submit(content=handle_file(str(ASSETS / "astronaut.png")),
                       style=handle_file(str(ASSETS / "the_scream.jpg")), print_name="custom",
                       custom_size="huge", api_name="/print").result()
+
+
+def test_a_bad_upload_is_one_line_in_the_log_not_a_traceback(client, tmp_path, capfd, caplog):
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is not a picture")
+    with caplog.at_level("INFO", logger="tee-style-studio"), pytest.raises(Exception, match="not an image"):
+        paint_job(client, content=fake).result()
+    assert "Traceback" not in capfd.readouterr().err
+    assert [record.message for record in caplog.records if record.name == "tee-style-studio"] == [
+        "refused: the photo is not an image Pillow can read (PNG, JPEG, WebP, TIFF, BMP, GIF...)"]
