@@ -33,7 +33,7 @@ from nst_core.images import open_image
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import FINAL_STEPS, export_design, print_config
 from studio.background import latest
-from studio.costs import Countdown, in_words
+from studio.costs import in_words
 from studio.gate import Gate, GateError
 from studio.jobs import Job, PrintJobs
 from studio.server import TYPICAL_PHOTO, engine
@@ -255,7 +255,11 @@ def paint(*values, request: gr.Request = None):
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS), values))
     content, styles, config = _inputs(settings)
     quick = settings["quick_start"] in (True, None)
-    countdown = _countdown(content, coarse_start(config) if quick else config, settings)
+    try:
+        photo = open_image(content)  # decoded once: for the estimate and for the run
+    except ImageError as error:
+        raise _readable(error, content) from None
+    countdown = engine().countdown(coarse_start(config) if quick else config, photo.size)
     person = getattr(request, "session_hash", None) or uuid.uuid4().hex
     try:
         ticket = GATE.join(person, seconds=countdown.total)
@@ -268,7 +272,7 @@ def paint(*values, request: gr.Request = None):
                 yield gr.skip(), "**stopped** while waiting in line; press Paint to join again.", gr.skip(), gr.skip()
                 return
             yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
-        with contextlib.closing(latest(live_steps(content, styles, config, quick), heartbeat=HEARTBEAT)) as frames:
+        with contextlib.closing(latest(live_steps(photo, styles, config, quick), heartbeat=HEARTBEAT)) as frames:
             for step in frames:
                 if ticket.stopped.is_set():
                     break
@@ -294,14 +298,6 @@ def paint(*values, request: gr.Request = None):
         raise _readable(error, content, styles[0], settings.get("second_style")) from None
     finally:
         GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes
-
-
-def _countdown(content: str, config: StyleConfig, settings: dict) -> Countdown:
-    try:
-        size = open_image(content).size
-    except ImageError as error:
-        raise _readable(error, content, settings.get("style"), settings.get("second_style")) from None
-    return engine().countdown(config, size)
 
 
 def in_line(ticket, estimate: float) -> str:
@@ -540,7 +536,8 @@ def build_demo() -> gr.Blocks:
                                        label="Lower is better · blue: how far from the painting's style · "
                                              "orange: how far from the photo",
                                        elem_id="plot")
-                with gr.Accordion("Print: the design above at print size", open=False, elem_id="print"):
+                with gr.Accordion("Print: the design above at print size", open=False,
+                                  elem_id="print") as print_section:
                     gr.Markdown("Refines the picture above at print size (no seams), then writes a 300 dpi "
                                 "file and shows it on a tee and a mug. It goes on if you close the page: "
                                 "keep its id to fetch it later.")
@@ -549,7 +546,9 @@ def build_demo() -> gr.Blocks:
                                                  info=" · ".join(f"{n} {w}×{h}" for n, (w, h) in PRINT_PRESETS.items()))
                         custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)", visible=False)
                     with gr.Row():
-                        final_steps = Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size")
+                        final_steps = Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size",
+                                             info="refining the picture above (without one, a small print is "
+                                                  "painted from the photo with the main Steps)")
                         colours = Slider(0, 16, 0, step=1, label="Ink colours (0: full colour)")
                     with gr.Row():
                         transparent = gr.Checkbox(False, label="Transparent background (sticker)")
@@ -579,18 +578,23 @@ def build_demo() -> gr.Blocks:
         timing = [content, components["size"], components["steps"], quick_start, shape, components["optimizer"]]
         for trigger in timing:
             trigger.change(estimate_line, timing, estimate, **ui_only)
+        # The print's estimate follows its settings and the approved picture, but not every frame of a run.
         print_timing = [content, print_name, custom_size, final_steps, picture, shape]  # the picture: approved
-        for trigger in print_timing:
-            trigger.change(print_estimate, print_timing, print_estimate_line, **ui_only)
+        for event in (content.change, print_name.change, custom_size.change, final_steps.change, shape.change,
+                      print_section.expand):
+            event(print_estimate, print_timing, print_estimate_line, **ui_only)
         run.click(refuse_second_paint, None, None, trigger_mode="multiple", api_visibility="private",
                   concurrency_limit=None)  # queued: a warning reaches the page only through the queue
         run.click(paint, [content, style, *controls, *extras], [picture, progress_line, plot, download],
-                  api_name="paint", show_progress_on=progress_line, concurrency_limit=None)  # GATE keeps the line
+                  api_name="paint", show_progress_on=progress_line, concurrency_limit=None  # GATE keeps the line
+                  ).then(print_estimate, print_timing, print_estimate_line, **ui_only)
         print_outputs = [picture, print_status, tee, mug, print_download, print_id]
         render.click(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
                                     transparent, sixteen_bits, picture],  # the picture on the page: the approved one
                      print_outputs, api_name="print", show_progress_on=print_status,
                      concurrency_limit=None)  # PRINTS runs one at a time
+        render.click(lambda: "**printing**: the print's progress is in the Print section below.", None,
+                     progress_line, **ui_only)
         fetch.click(fetch_print, print_id, print_outputs, api_name="fetch_print", concurrency_limit=None)
         # Stop is heard by the runs themselves (not gradio's cancels, which would drop their last update: the
         # picture so far and its download); a closed tab or an API job.cancel() still cancels the event.

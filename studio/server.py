@@ -39,10 +39,11 @@ class Engine:
         estimate before the run starts."""
         return Countdown(self.costs, plan(config, photo_size, self.backbone.arch, available_bytes(self.device)))
 
-    @property
+    @functools.cached_property
     def default(self) -> StyleConfig:
         """The default picture for this machine: the full default on a GPU, on a CPU the largest side whose
-        run fits CPU_BUDGET."""
+        run fits CPU_BUDGET. Chosen once, from the start-up measurement, so it stays put while runs refine
+        the estimates."""
         base = PRESETS["default"].replace(precision=self.precision, preview_seconds=PREVIEW_SECONDS)
         if self.device.type != "cpu":
             return base

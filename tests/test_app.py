@@ -82,6 +82,20 @@ def test_a_cancelled_job_stops_within_a_preview_interval(client):
     assert "iteration 3000" not in str(frames[-1][1])
 
 
+def test_cancel_returns_at_once_and_the_run_stops_within_two_seconds(client):
+    job = paint_job(client, steps=3000, size=256, preview_every=100)  # frames come by the clock only
+    started = time.perf_counter()
+    while not any("painting" in str(update[1]) for update in job.outputs()):
+        assert time.perf_counter() - started < 120, "the run never started"
+        time.sleep(0.05)
+    asked = time.perf_counter()
+    job.cancel()
+    assert time.perf_counter() - asked < 2.0, "cancel() waited for the run"
+    while any(thread.name == "nst-run" for thread in threading.enumerate()):
+        assert time.perf_counter() - asked < 2.5, "the run kept going after the cancel"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("settings, words", [  # the sliders' own bounds, or the engine's config, explain
     ({"steps": -5}, "Value -5 is less than minimum value 10"),
     ({"lr": 1e9}, "greater than maximum value 2"),
@@ -142,8 +156,8 @@ def _similarity(print_file, approved):
 
 
 def test_a_print_is_the_approved_picture_with_more_detail(client):
-    settings = {"content": handle_file(str(ASSETS / "chelsea.png")), "style": handle_file(str(ASSETS / "the_scream.jpg")),
-                "size": 96, "steps": 40, "shape": "sticker"}
+    settings = {"content": handle_file(str(ASSETS / "chelsea.png")),
+                "style": handle_file(str(ASSETS / "the_scream.jpg")), "size": 96, "steps": 40, "shape": "sticker"}
     approved = client.predict(**settings, api_name="/paint")[0]
     assert Image.open(approved).size == (96, 96)  # the print's shape is painted, and seen, before the print
     printed = {}
