@@ -28,6 +28,7 @@ from nst_core.tiling import margin_for
 TILED_FACTOR = 2.0  # a tiled iteration against an untiled one of the same size (docs/print.md: 13.5-15.6 vs 6-8)
 SETUP_ITERATIONS = 1.0  # loading, resizing and the targets of a scale, in iterations of that scale
 LEARNING_RATE = 0.3  # how far one measured run moves the model towards what it saw
+LEARN_FROM = 0.03  # megapixels (about 200x150): below, fixed costs dominate and a pace says little of larger ones
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class CostModel:
     def learn(self, scale: Scale, seconds_per_iteration: float) -> None:
         """Move the model part of the way towards a measured pace (both coefficients in proportion)."""
         predicted = self.iteration(scale)
-        if not (math.isfinite(seconds_per_iteration) and seconds_per_iteration > 0):
+        if scale.megapixels < LEARN_FROM or not (math.isfinite(seconds_per_iteration) and seconds_per_iteration > 0):
             return
         factor = (seconds_per_iteration / predicted) ** LEARNING_RATE
         with self._lock:

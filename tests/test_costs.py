@@ -57,6 +57,8 @@ def test_learning_moves_the_model_part_way_and_ignores_nonsense():
     now = model.iteration(scale)
     model.learn(scale, float("nan"))
     assert model.iteration(scale) == now
+    model.learn(Scale(64, 48, 10), 100.0)  # a thumbnail's pace: fixed costs, nothing to learn for pictures
+    assert model.iteration(scale) == now
 
 
 @pytest.mark.parametrize("seconds, words", [(3, "about 3 s"), (44, "about 45 s"), (80, "about 1 min 20 s"),
