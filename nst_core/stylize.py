@@ -15,8 +15,10 @@ from .backbone import Backbone, FeatureNet
 from .config import StyleConfig
 from .devices import resolve_device
 from .fastpaths import STYLE_CACHE, TunedNet
+from .graphs import Replay
 from .images import ImageLike, fitted_size, load_image, open_image, to_pil
-from .memory import GIB, MAX_HISTORY, available_bytes, choose_tile, lbfgs_history
+from .memory import GIB, available_bytes, choose_tile, lbfgs_history
+from .optim import make_optimizer
 from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
 
 MAX_RECOVERIES = 3  # after this many divergences the run stops with an error
@@ -121,15 +123,7 @@ def initial_image(content: torch.Tensor, config: StyleConfig) -> torch.Tensor:
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
-def make_optimizer(image: torch.Tensor, config: StyleConfig, lr: float,
-                   history: int = MAX_HISTORY) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam([image], lr=lr)
-    # One iteration per step() call so the loop can preview and stop between any two; the history of
-    # curvature pairs lives in the optimiser's state and carries over. Tolerances are off: the loop
-    # decides when to stop.
-    return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=history,
-                             tolerance_grad=0.0, tolerance_change=0.0)
+Report = Step | DivergenceError | None  # one picture's report at a preview of a batch
 
 
 def stylize(
@@ -150,8 +144,35 @@ def stylize(
     too large for memory are optimised in tiles, exactly. `start`, a picture such as an approved
     design, is where the first scale starts instead of `config.init` (enlarged and cropped to fit).
     The last step has `step.done` true and carries the result. Stopping the iteration (closing the
-    generator) ends the run and frees its tensors.
+    generator) ends the run and frees its tensors. It is a batch of one (`stylize_batch`).
     """
+    for (report,) in stylize_batch([content], [style], config, backbone=backbone, device=device, starts=[start]):
+        if isinstance(report, DivergenceError):
+            raise report
+        if report is not None:
+            yield report
+
+
+def stylize_batch(
+    contents: Sequence[ImageLike],
+    styles: Sequence[ImageLike | Sequence[ImageLike]],
+    config: StyleConfig = StyleConfig(),
+    *,
+    backbone: Backbone | FeatureNet | None = None,
+    device: torch.device | str | None = "auto",
+    starts: Sequence[ImageLike | None] | None = None,
+) -> Iterator[list[Report]]:
+    """Paint contents[i] in the manner of styles[i] for every i at once, as `stylize` paints each alone;
+    yield one report per picture at each preview.
+
+    The network sees the whole batch; each picture keeps its own targets, optimiser state, step size
+    and divergence guard. The photos must come out one shape at each scale (the workshop groups them
+    so). A report is the picture's Step; None while a picture that diverged before its first good
+    preview starts over; a DivergenceError, from then on, for a picture that kept diverging (the
+    rest carry on).
+    """
+    if len(contents) != len(styles) or not contents:
+        raise ValueError(f"give one painting per photo, got {len(contents)} photos and {len(styles)} paintings")
     started = time.perf_counter()
     device = resolve_device(device)
     if backbone is None:
@@ -161,38 +182,42 @@ def stylize(
     net = TunedNet((backbone.net if isinstance(backbone, Backbone) else backbone).to(device), config, device)
     budget = int(config.memory_gb * GIB) or available_bytes(device)
 
-    styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    _blend_weights(config, len(styles))  # a mismatch is an error before any work
+    styles = [list(style) if isinstance(style, (list, tuple)) else [style] for style in styles]
+    for own in styles:
+        _blend_weights(config, len(own))  # a mismatch is an error before any work
     # Decoded once here; each scale only resizes them.
-    content, styles = open_image(content), [open_image(image) for image in styles]
-    picture = open_image(start) if start is not None else None
+    contents = [open_image(content) for content in contents]
+    styles = [[open_image(image) for image in own] for own in styles]
+    pictures = [None if start is None else open_image(start) for start in starts or [None] * len(contents)]
     cadence = Cadence(config)
     hold = config.hold_memory and device.type == "cpu"
     if hold:
         allocator.hold()
-    level = None
-    full_shape = fitted_size(content.size, config.size, config.aspect)[::-1]  # (H, W) of the last scale
+    scale = None
+    full_shape = fitted_size(contents[0].size, config.size, config.aspect)[::-1]  # (H, W) of the last scale
     done = 0
     try:
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
             sketching = config.coarse_sketch and size != config.size
-            level = _optimise(net, content, styles, config, size, steps, picture, budget, device, cadence)
-            for iteration, terms, picture, view, note, tile in level:
+            scale = _Scale(net, contents, styles, config, size, budget // len(contents), device)
+            for preview in scale.run(steps, pictures, cadence):
+                views = preview.views
                 if sketching:  # a sketch's frame is shown at the final size
-                    view = torch.nn.functional.interpolate(view, size=full_shape, mode="bicubic", align_corners=False)
-                yield Step(
-                    iteration=done + iteration,
-                    total=config.total_steps,
-                    elapsed=time.perf_counter() - started,
-                    losses=Losses(**terms),
-                    image=view.squeeze(0).clamp(0, 1).to("cpu", copy=True),
-                    note=note,
-                    tile=tile,
-                )
+                    views = torch.nn.functional.interpolate(views, size=full_shape, mode="bicubic", align_corners=False)
+                views = views.clamp(0, 1).to("cpu", copy=True)
+                elapsed = time.perf_counter() - started
+                yield [report if not isinstance(report, tuple) else Step(
+                    iteration=done + preview.iteration, total=config.total_steps, elapsed=elapsed,
+                    losses=Losses(**report[0]), image=views[index].clone() if len(views) > 1 else views[0],
+                    note=report[1], tile=scale.tile,
+                ) for index, report in enumerate(preview.reports)]
+                if all(isinstance(report, DivergenceError) for report in preview.reports):
+                    return
+            pictures = scale.last_good
             done += steps
     finally:
         if hold:
-            del level, picture  # the last scale's tensors go before the heap is trimmed
+            del scale, pictures  # the last scale's tensors go before the heap is trimmed
             allocator.release()
 
 
@@ -215,91 +240,142 @@ class Cadence:
         return due
 
 
-def _optimise(net: TunedNet, content: Image.Image, styles: list[Image.Image], config: StyleConfig, size: int,
-              steps: int, previous: torch.Tensor | Image.Image | None, budget: int, device: torch.device,
-              cadence: Cadence):
-    """One scale of the run: yields (iteration, terms, last good picture, picture to show, note, tile).
+@dataclass
+class _Preview:
+    """A preview of one scale: per picture (terms, note), None (nothing good yet) or its DivergenceError."""
 
-    `previous` is where it starts: the scale before (a tensor) or a given picture (cropped to this
-    scale's shape), enlarged; None starts from `config.init`."""
-    photo = load_image(content, size, device, aspect=config.aspect)
-    height, width = photo.shape[-2:]
-    content_image, style_images = painting_inputs(photo, styles, config, device)
+    iteration: int
+    views: torch.Tensor  # (B, 3, H, W) the last good pictures as shown, on the device
+    reports: list[tuple[dict[str, float], str] | DivergenceError | None]
 
-    margin = margin_for(net.arch, config.layers)
-    deepest = max(config.layers, key=lambda name: (int(name[4]), int(name[6])))
 
-    def tiles_for(image: torch.Tensor, optimizer: str) -> tuple[int, list[Tile] | None]:
-        side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, budget)
-        return side, (plan_tiles(*image.shape[-2:], side, margin) if side else None)
+TERMS = ("content", "style", "tv", "total")
 
-    tile, tiles = tiles_for(content_image, config.optimizer)
-    style_tiles = [tiles_for(style_image, "adam")[1] for style_image in style_images]
-    targets = compute_targets(net, content_image, style_images, config, tiles, style_tiles)
-    del style_images
 
-    if previous is None:
-        start = initial_image(content_image, config)
-    else:  # coarse to fine: the smaller picture, enlarged, is where this scale starts
-        if isinstance(previous, Image.Image):
-            previous = load_image(previous, max(height, width), device, aspect=width / height)
-        start = torch.nn.functional.interpolate(previous, size=(height, width), mode="bicubic", align_corners=False)
-    del content_image
-    image = start.clamp(0, 1).requires_grad_(True)
+class _Scale:
+    """One scale of a run for a batch: its photos, targets and tiles, and the optimisation at that size."""
 
-    def evaluate() -> dict[str, torch.Tensor]:
-        if tiles:
-            return tiled_backward(net, image, targets.content, targets.grams, config, tiles)
-        terms = objective(net, image, targets, config)
-        terms["total"].backward()
-        return {name: value.detach() for name, value in terms.items()}
+    def __init__(self, net: TunedNet, contents: list[Image.Image], styles: list[list[Image.Image]],
+                 config: StyleConfig, size: int, budget: int, device: torch.device):
+        self.net, self.config, self.budget, self.device = net, config, budget, device
+        photos = [load_image(content, size, device, aspect=config.aspect) for content in contents]
+        if len({photo.shape for photo in photos}) > 1:
+            raise ValueError("the photos of a batch must have one shape: " + ", ".join(
+                f"{photo.shape[-1]}x{photo.shape[-2]}" for photo in photos))
+        self.photos = torch.cat(photos)
+        self.height, self.width = self.photos.shape[-2:]
+        margin = margin_for(net.arch, config.layers)
+        deepest = max(config.layers, key=lambda name: (int(name[4]), int(name[6])))
 
-    history = lbfgs_history(height, width, budget)
-    lr = config.lr
-    optimizer = make_optimizer(image, config, lr, history)
-    last_good, good_terms = image.detach().clone(), None
-    best_total = math.inf
-    recoveries = 0
-    note = ""
-    latest_terms, start_total = {}, None
+        def tiles_for(image: torch.Tensor, optimizer: str) -> tuple[int, list[Tile] | None]:
+            side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, budget)
+            return side, (plan_tiles(*image.shape[-2:], side, margin) if side else None)
 
-    def closure() -> torch.Tensor:
-        nonlocal latest_terms, start_total
-        optimizer.zero_grad(set_to_none=True)
-        latest_terms = evaluate()
-        if start_total is None:  # the first evaluation is of the starting picture
-            start_total = latest_terms["total"]
-        return latest_terms["total"]
+        self.tile, self.tiles = tiles_for(photos[0], config.optimizer)
+        if self.tiles and len(photos) > 1:
+            raise ValueError(f"a batch paints whole pictures, but {self.width}x{self.height} needs tiles here: "
+                             "paint these pictures one at a time")
+        targets, starts = [], []
+        for photo, own in zip(photos, styles):
+            content_image, style_images = painting_inputs(photo, own, config, device)
+            style_tiles = [tiles_for(style_image, "adam")[1] for style_image in style_images]
+            targets.append(compute_targets(net, content_image, style_images, config, self.tiles, style_tiles))
+            starts.append(initial_image(content_image, config))
+        self.targets = Targets(torch.cat([t.content for t in targets]),
+                               {name: torch.cat([t.grams[name] for t in targets]) for name in targets[0].grams})
+        self.starts = torch.cat(starts)
+        self.last_good: torch.Tensor | None = None
 
-    try:
-        for iteration in range(1, steps + 1):
-            optimizer.step(closure)
+    def run(self, steps: int, previous: list | torch.Tensor, cadence: Cadence) -> Iterator[_Preview]:
+        """Optimise from `previous` (the scale before, (B, 3, h, w), or a picture or None per picture) for
+        `steps` iterations, yielding a _Preview whenever `cadence` says. The divergence guard and the
+        bookkeeping stay on the device between previews; a preview reads back a few numbers per picture."""
+        config, batch = self.config, len(self.photos)
+        image = self._start(previous).clamp(0, 1).requires_grad_(True)
+        del self.starts
+        history = lbfgs_history(self.height, self.width, self.budget)
+        optimizer = make_optimizer(image, config.optimizer, image.new_full((batch,), config.lr), history)
+        first_total = image.new_full((batch,), math.nan)  # the objective of the starting picture
+
+        def iteration() -> torch.Tensor:
+            image.grad = None
+            terms = self._evaluate(image)  # (4, B), of the picture before this step
+            optimizer.step(image, image.grad)
             with torch.no_grad():
                 image.clamp_(0, 1)  # pixels stay in the printable range
-            if not cadence.due(iteration, last=iteration == steps):
-                continue
-            terms = {name: float(value) for name, value in latest_terms.items()}
-            best_total = min(best_total, float(start_total))
-            if diverged(terms["total"], best_total, image):
-                recoveries += 1
-                if recoveries > MAX_RECOVERIES or (iteration == steps and good_terms is None):
-                    raise divergence_error(recoveries, lr, config)
-                lr *= RECOVERY_LR_FACTOR
-                with torch.no_grad():
-                    image.copy_(last_good)
-                optimizer = make_optimizer(image, config, lr, history)
-                note = recovery_note(iteration, lr)
-                if iteration < steps:
+                first_total.copy_(torch.where(first_total.isnan(), terms[3], first_total))
+            return terms
+
+        iterate = Replay(iteration, self.device, enabled=not self.tiles)
+        self.last_good = image.detach().clone()
+        good_terms = image.new_zeros(4, batch)
+        best = image.new_full((batch,), math.inf)
+        has_good = torch.zeros(batch, dtype=torch.bool, device=self.device)
+        given_up = torch.zeros_like(has_good)
+        recoveries = torch.zeros(batch, dtype=torch.long, device=self.device)
+        errors: list[DivergenceError | None] = [None] * batch
+        try:
+            for count in range(1, steps + 1):
+                terms = iterate()
+                last = count == steps
+                if not cadence.due(count, last):
                     continue
-                terms = good_terms  # the scale ends here: report the last good picture
-            else:
-                best_total = min(best_total, terms["total"])
-                last_good, good_terms = image.detach().clone(), terms
-            yield iteration, terms, last_good, shown(last_good, photo, config), note, tile
-            note = ""
-    finally:
-        # Drop the graph and optimiser state now, not when the generator object is collected.
-        del optimizer, image, latest_terms, targets, photo
+                with torch.no_grad():
+                    total = terms[3]
+                    best = torch.minimum(best, first_total)
+                    bad = ~given_up & (~total.isfinite() | ~image.isfinite().flatten(1).all(1)
+                                       | (total > DIVERGENCE_RATIO * best))
+                    good = ~given_up & ~bad
+                    best = torch.where(good, torch.minimum(best, total), best)
+                    self.last_good = torch.where(good[:, None, None, None], image, self.last_good)
+                    good_terms = torch.where(good, terms, good_terms)
+                    has_good |= good
+                    recoveries += bad
+                    giving_up = bad & ((recoveries > MAX_RECOVERIES) | (~has_good if last else False))
+                    recovering = bad & ~giving_up
+                    optimizer.reset(recovering, optimizer.lr * RECOVERY_LR_FACTOR)
+                    image.copy_(torch.where(recovering[:, None, None, None], self.last_good, image))
+                    given_up |= giving_up
+                    views = shown(self.last_good, self.photos, config)
+                    flags = torch.stack((has_good, bad, giving_up, recoveries)).to(good_terms)
+                    numbers = torch.cat((good_terms, flags, optimizer.lr[None])).cpu()  # the preview's one read-back
+                reports = []
+                for index, (*values, good_yet, went_bad, gave_up, recovered, lr) in enumerate(numbers.T.tolist()):
+                    if gave_up:
+                        errors[index] = divergence_error(int(recovered), lr, config)
+                    if errors[index] is not None or not good_yet:
+                        reports.append(errors[index])
+                        continue
+                    reports.append((dict(zip(TERMS, values)), recovery_note(count, lr) if went_bad else ""))
+                yield _Preview(count, views, reports)
+        finally:
+            # Drop the graph and optimiser state now, not when the generator object is collected.
+            del iterate, iteration, optimizer, image
+
+    def _start(self, previous: list | torch.Tensor) -> torch.Tensor:
+        """Where the scale starts: the smaller picture (or a given one) enlarged, else `config.init`."""
+        if isinstance(previous, torch.Tensor):
+            return torch.nn.functional.interpolate(previous, size=(self.height, self.width), mode="bicubic",
+                                                   align_corners=False)
+        starts = []
+        for index, picture in enumerate(previous):
+            if picture is None:
+                starts.append(self.starts[index:index + 1])
+            else:  # cropped to this scale's shape, enlarged
+                picture = load_image(picture, max(self.height, self.width), self.device,
+                                     aspect=self.width / self.height)
+                starts.append(torch.nn.functional.interpolate(picture, size=(self.height, self.width),
+                                                              mode="bicubic", align_corners=False))
+        return torch.cat(starts)
+
+    def _evaluate(self, image: torch.Tensor) -> torch.Tensor:
+        """The objective's terms (4, B) for every picture, with their gradient put in image.grad."""
+        if self.tiles:
+            terms = tiled_backward(self.net, image, self.targets.content, self.targets.grams, self.config, self.tiles)
+        else:
+            terms = objective_terms(self.net, image, self.targets, self.config)
+            terms["total"].sum().backward()  # pictures are independent: each gets the gradient of its own total
+        return torch.stack([terms[name].detach().reshape(-1) for name in TERMS])
 
 
 def painting_inputs(photo: torch.Tensor, styles: Sequence[ImageLike], config: StyleConfig,
@@ -314,13 +390,6 @@ def painting_inputs(photo: torch.Tensor, styles: Sequence[ImageLike], config: St
 def shown(picture: torch.Tensor, photo: torch.Tensor, config: StyleConfig) -> torch.Tensor:
     """What the user sees: with a colour mode, the photo's colours put back."""
     return colour.luminance_only(picture, photo) if config.colour in ("luminance", "keep") else picture
-
-
-def diverged(total: float, best_total: float, image: torch.Tensor) -> bool:
-    """Non-finite, or blown past the best loss so far (a step so large that the picture turns to noise)."""
-    if not math.isfinite(total) or not bool(torch.isfinite(image).all()):
-        return True
-    return total > DIVERGENCE_RATIO * best_total
 
 
 def divergence_error(recoveries: int, lr: float, config: StyleConfig) -> DivergenceError:

@@ -1,6 +1,6 @@
 """Workshop mode's scheduler: people's runs that arrive close together, painted as one batch.
 
-The batched loop itself is the engine's (`nst_core.workshop.stylize_batch`); this module only
+The batched loop itself is the engine's (`nst_core.stylize.stylize_batch`); this module only
 gathers jobs with one key into batches, one batch at a time, and hands each job its own steps.
 """
 
@@ -18,8 +18,7 @@ from nst_core.backbone import Backbone, FeatureNet
 from nst_core.config import StyleConfig
 from nst_core.devices import resolve_device
 from nst_core.images import ImageLike, load_image
-from nst_core.stylize import Step
-from nst_core.workshop import stylize_batch
+from nst_core.stylize import Step, stylize_batch
 
 
 @dataclass(eq=False)  # a job is itself, whatever its fields

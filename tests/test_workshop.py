@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nst_core import StyleConfig, stylize
-from nst_core.workshop import stylize_batch
+from nst_core.stylize import stylize_batch
 from studio.workshop import Workshop
 from tests.pictures import smooth_picture, stripes_picture
 
