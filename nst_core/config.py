@@ -12,7 +12,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 POOLINGS = ("max", "avg")
 COLOURS = ("style", "luminance", "histogram", "keep")
-PRECISIONS = ("float32", "bf16")
+PRECISIONS = ("auto", "float32", "bf16")
 
 MIN_SIZE = 32  # the deepest style layer (relu5_1) needs at least 2x2 positions
 MAX_SIZE = 8192
@@ -53,7 +53,8 @@ class StyleConfig:
     # Fast paths (docs/performance.md measures each): they change the speed, not the picture's recipe.
     hold_memory: bool = True  # CPU: keep freed blocks for reuse during the run instead of unmapping them
     cache_targets: bool = True  # reuse a painting's Gram matrices across runs (same pixels, size and settings)
-    precision: str = "float32"  # "bf16": the network's convolutions in bfloat16; Grams and losses stay float32
+    precision: str = "auto"  # "bf16": the convolutions in bfloat16 (Grams and losses stay float32); "auto": bf16
+    # on a CUDA card that has it, on a CPU where it measured faster (nst_core/precision.py), else "float32"
     channels_last: bool = False  # NHWC memory layout for the convolutions
     compile: bool = False  # torch.compile the feature network
 

@@ -15,6 +15,7 @@ import torch
 
 from .backbone import FeatureNet
 from .config import StyleConfig
+from .precision import resolve_precision
 
 _compiled: weakref.WeakKeyDictionary[FeatureNet, Callable] = weakref.WeakKeyDictionary()
 
@@ -22,24 +23,25 @@ _compiled: weakref.WeakKeyDictionary[FeatureNet, Callable] = weakref.WeakKeyDict
 class TunedNet:
     """The feature network as one run calls it: NHWC input, bf16 convolutions or compiled, as configured.
 
-    Activations come back in bfloat16 under `precision="bf16"`; the losses turn them to float32 before
-    any Gram sum or squared error, where bf16 and fp16 overflow or lose the small differences.
+    Activations come back in bfloat16 under bf16 (`precision`, resolved for the device); the losses turn
+    them to float32 before any Gram sum or squared error, where bf16 and fp16 overflow or lose the small
+    differences. cuDNN's autotuning stays off: every upload is a new shape, and on an H100 it added
+    0.7 s to the first frame and 32 GB of workspaces for no gain in the run's time (docs/performance.md).
     """
 
     def __init__(self, net: FeatureNet, config: StyleConfig, device: torch.device):
         self.net = net
         self.arch = net.arch
         self.channels_last = config.channels_last
-        self.dtype = torch.bfloat16 if config.precision == "bf16" else None
+        self.dtype = torch.bfloat16 if resolve_precision(config.precision, device) == "bf16" else None
         self.device_type = device.type
         self.forward = _compile(net) if config.compile else net
-        if device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # a run repeats one shape hundreds of times: autotune it
 
     def __call__(self, image: torch.Tensor, layers: tuple[str, ...], pooling: str = "max") -> dict[str, torch.Tensor]:
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None):
+        # No cast-weight cache: it lives only inside one autocast block anyway, and a CUDA graph can't hold it.
+        with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None, cache_enabled=False):
             return self.forward(image, layers, pooling)
 
 
@@ -68,7 +70,7 @@ class StyleCache:
               compute: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         """The cached Gram matrices of `style`, or `compute()`'s, stored for next time."""
         key = (id(net.net), style.device.type, tuple(style.shape), config.style_layers, config.pooling,
-               config.precision, hashlib.sha1(style.detach().cpu().numpy().tobytes()).hexdigest())
+               net.dtype, hashlib.sha1(style.detach().cpu().numpy().tobytes()).hexdigest())
         with self._lock:
             found = self._grams.get(key)
             if found is not None and found[0]() is net.net:  # the id was not reused by another network

@@ -314,6 +314,7 @@ class _Scale:
         given_up = torch.zeros_like(has_good)
         recoveries = torch.zeros(batch, dtype=torch.long, device=self.device)
         errors: list[DivergenceError | None] = [None] * batch
+        notes = [""] * batch
         try:
             for count in range(1, steps + 1):
                 terms = iterate()
@@ -343,10 +344,13 @@ class _Scale:
                 for index, (*values, good_yet, went_bad, gave_up, recovered, lr) in enumerate(numbers.T.tolist()):
                     if gave_up:
                         errors[index] = divergence_error(int(recovered), lr, config)
+                    elif went_bad:
+                        notes[index] = recovery_note(count, lr)  # told with the picture's next frame
                     if errors[index] is not None or not good_yet:
                         reports.append(errors[index])
                         continue
-                    reports.append((dict(zip(TERMS, values)), recovery_note(count, lr) if went_bad else ""))
+                    reports.append((dict(zip(TERMS, values)), notes[index]))
+                    notes[index] = ""
                 yield _Preview(count, views, reports)
         finally:
             # Drop the graph and optimiser state now, not when the generator object is collected.

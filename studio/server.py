@@ -72,7 +72,7 @@ def engine() -> Engine:
     backbone.net.to(device)
     if os.environ.get("SPACES_ZERO_GPU") and device.type == "cuda":
         return Engine(device, backbone, "bf16", GPU_PRIOR, 1.0)
-    base = PRESETS["default"]
+    base = PRESETS["default"].replace(precision="float32")
     costs = CostModel.calibrate(backbone, device, base)
     bf16 = CostModel.calibrate(backbone, device, base.replace(precision="bf16"), sides=(128, 256), steps=3)
     probe = plan(base, TYPICAL_PHOTO)[0]

@@ -1,12 +1,13 @@
 """The switchable fast paths: the style cache, bf16 and NHWC network calls, holding freed memory."""
 
+import json
 import resource
 
 import pytest
 import torch
 
 from nst_core import StyleConfig, load_image, stylize
-from nst_core import allocator
+from nst_core import allocator, precision
 from nst_core.fastpaths import STYLE_CACHE, StyleCache, TunedNet
 from nst_core.losses import gram
 from nst_core.stylize import compute_targets
@@ -63,11 +64,12 @@ def test_runs_with_the_cache_paint_the_same_picture(tiny_net, content_array, sty
     assert torch.allclose(uncached.image, warm.image, atol=1e-6)
 
 
-@pytest.mark.parametrize("changes, tolerance", [({"channels_last": True}, 1e-4), ({"precision": "bf16"}, 5e-2)])
+@pytest.mark.parametrize("changes, tolerance", [({"channels_last": True, "precision": "float32"}, 1e-4),
+                                                ({"precision": "bf16"}, 5e-2)])
 def test_tuned_network_calls_agree_with_float32(tiny_net, content_array, changes, tolerance):
     picture = load_image(content_array, 48, CPU)
     layers = ("relu1_1", "relu3_1", "relu5_1")
-    reference = TunedNet(tiny_net, StyleConfig(), CPU)(picture, layers)
+    reference = TunedNet(tiny_net, StyleConfig(precision="float32"), CPU)(picture, layers)
     tuned = TunedNet(tiny_net, StyleConfig(**changes), CPU)(picture, layers)
     for name in layers:
         expected, got = gram(reference[name]), gram(tuned[name])
@@ -119,3 +121,31 @@ def test_after_a_run_large_blocks_are_reused_not_faulted_in_again():
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     pages = block * 4 // resource.getpagesize()
     assert faults < 5 * pages, f"{faults} page faults for 20 reused 16 MB blocks of {pages} pages"  # 20x: mapped anew
+
+
+@pytest.mark.parametrize("speedup, chosen", [(0.3, "float32"), (1.05, "float32"), (1.8, "bf16")])
+def test_auto_precision_on_a_cpu_follows_this_machines_measurement(tiny_net, tmp_path, monkeypatch, speedup,
+                                                                      chosen):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    precision.cpu_bf16_speedup.cache_clear()
+    folder = tmp_path / "tee-style-studio"
+    folder.mkdir()
+    (folder / "precision.json").write_text(json.dumps({precision._machine_key(): speedup}))
+    try:
+        assert precision.resolve_precision("auto", CPU) == chosen
+        assert precision.resolve_precision("float32", CPU) == "float32"  # a choice made is kept
+        assert (TunedNet(tiny_net, StyleConfig(), CPU).dtype is torch.bfloat16) == (chosen == "bf16")
+    finally:
+        precision.cpu_bf16_speedup.cache_clear()
+
+
+def test_auto_precision_is_measured_once_per_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    precision.cpu_bf16_speedup.cache_clear()
+    try:
+        measured = precision.cpu_bf16_speedup()
+        known = json.loads((tmp_path / "tee-style-studio" / "precision.json").read_text())
+        assert known == {precision._machine_key(): pytest.approx(measured, abs=1e-3)}
+        assert 0.05 < measured < 20  # a timing, not a default
+    finally:
+        precision.cpu_bf16_speedup.cache_clear()

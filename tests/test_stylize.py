@@ -197,7 +197,7 @@ def test_a_quick_sketch_shows_early_and_the_full_size_goes_on_from_it(tiny_net, 
 def test_the_quick_look_never_goes_backwards(tiny_net, content_array, style_array, size, steps, every):
     from nst_core.config import coarse_start
 
-    config = StyleConfig(size=size, steps=steps, preview_every=every)
+    config = StyleConfig(size=size, steps=steps, preview_every=every, precision="float32")
     shown = run(content_array, style_array, coarse_start(config), tiny_net)
     # How painted each frame is, measured alike for all: its style loss at the size it is shown.
     photo = _content_tensor(content_array, config)

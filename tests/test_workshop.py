@@ -46,7 +46,7 @@ def test_a_batched_run_paints_each_persons_own_picture(tiny_net, optimizer, lr):
     # Over many iterations a batched convolution's other summation order grows from 1e-7 into visible
     # differences at a few pixels (both optimisers amplify rounding), so the runs are compared by
     # their losses and mean pixel difference, and against the other people's pictures.
-    config = StyleConfig(size=48, steps=8, preview_every=4, optimizer=optimizer, lr=lr)
+    config = StyleConfig(size=48, steps=8, preview_every=4, optimizer=optimizer, lr=lr, precision="float32")
     pairs = _pairs()
     batched = _batched(pairs, config, tiny_net)
     assert [[step.iteration for step in reports] for reports in batched] == [[4] * 3, [8] * 3]
@@ -66,7 +66,7 @@ def test_photos_of_different_shapes_do_not_batch(tiny_net):
 
 
 def test_workshop_batches_jobs_that_arrive_together_and_hands_each_its_own(tiny_net):
-    config = StyleConfig(size=48, steps=6, preview_every=3)
+    config = StyleConfig(size=48, steps=6, preview_every=3, precision="float32")
     workshop = Workshop(tiny_net, CPU, max_batch=8, gather=1.0)
     pairs = _pairs()
     results = [None] * len(pairs)

@@ -1,0 +1,90 @@
+"""Choosing the convolutions' precision once, at the edge: bfloat16 where it is faster here, float32 elsewhere.
+
+On a CUDA card with bf16 (Ampere and later) the convolutions run in bfloat16: the same objective in
+fewer milliseconds. A CPU is measured: one with AVX512-BF16 or AMX runs bf16 1.5-2x faster, one
+without 3.5x slower (docs/performance.md), and the instruction flags are not the whole story, so a
+short timing of VGG's first layers decides. The answer is kept per machine (processor, torch
+version) in the user's cache folder, so it is measured once, not at every start.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+MIN_SPEEDUP = 1.1  # bf16 must beat float32 by this much to be chosen (timings wobble by a few per cent)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"float32" or "bf16" for `precision` ("auto", "float32" or "bf16") on `device`."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "float32"
+    if device.type == "cpu":
+        return "bf16" if cpu_bf16_speedup() >= MIN_SPEEDUP else "float32"
+    return "float32"
+
+
+@functools.cache
+def cpu_bf16_speedup() -> float:
+    """float32's time over bf16's for VGG's first convolutions, forward and backward, on this CPU (cached)."""
+    path = _cache_folder() / "precision.json"
+    key = _machine_key()
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known.get(key), (int, float)):
+        return float(known[key])
+    speedup = _time_convolutions(None) / _time_convolutions(torch.bfloat16)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**known, key: round(speedup, 3)}, indent=1))
+    except OSError:
+        pass  # a read-only home: measured again next time
+    return speedup
+
+
+def _time_convolutions(dtype: torch.dtype | None, side: int = 96, repeats: int = 3) -> float:
+    """Median seconds of a forward and backward pass through VGG's block 1 and 2 convolutions."""
+    generator = torch.Generator().manual_seed(0)
+    widths = (3, 64, 64, 128, 128)
+    weights = [torch.randn(out, inp, 3, 3, generator=generator) * 0.05 for inp, out in zip(widths, widths[1:])]
+    image = torch.rand(1, 3, side, side, generator=generator, requires_grad=True)
+    times = []
+    for attempt in range(repeats + 1):  # the first warms up
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None, cache_enabled=False):
+            x = image
+            for index, weight in enumerate(weights):
+                x = torch.relu(torch.nn.functional.conv2d(x, weight, padding=1))
+                if index == 1:
+                    x = torch.nn.functional.max_pool2d(x, 2)
+        x.float().square().mean().backward()
+        times.append(time.perf_counter() - started)
+    return sorted(times[1:])[repeats // 2]
+
+
+def _machine_key() -> str:
+    """The processor and torch version, for the cached answer."""
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags")):
+                model += line
+    except OSError:
+        pass
+    digest = hashlib.sha1(model.encode()).hexdigest()[:16]
+    return f"{platform.machine()}-{digest}-torch{torch.__version__}-{torch.get_num_threads()}threads"
+
+
+def _cache_folder() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tee-style-studio"
