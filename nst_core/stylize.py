@@ -294,7 +294,8 @@ class _Scale:
         image = self._start(previous).clamp(0, 1).requires_grad_(True)
         del self.starts
         history = lbfgs_history(self.height, self.width, self.budget)
-        optimizer = make_optimizer(image, config.optimizer, image.new_full((batch,), config.lr), history)
+        graphed = self.device.type == "cuda" and not self.tiles  # the tiled objective loops over tiles in Python
+        optimizer = make_optimizer(image, config.optimizer, image.new_full((batch,), config.lr), history, graphed)
         first_total = image.new_full((batch,), math.nan)  # the objective of the starting picture
 
         def iteration() -> torch.Tensor:
@@ -306,7 +307,7 @@ class _Scale:
                 first_total.copy_(torch.where(first_total.isnan(), terms[3], first_total))
             return terms
 
-        iterate = Replay(iteration, self.device, enabled=not self.tiles)
+        iterate = Replay(iteration, self.device, enabled=graphed)
         self.last_good = image.detach().clone()
         good_terms = image.new_zeros(4, batch)
         best = image.new_full((batch,), math.inf)

@@ -55,10 +55,11 @@ def _batched(objective, start, make, iterations, between=None):
 
 
 @pytest.mark.parametrize("history", [3, 50])  # 3: the ring of pairs wraps round many times
-def test_batched_lbfgs_is_torchs_lbfgs_for_each_picture(history):
+@pytest.mark.parametrize("whole", [False, True])  # the slots in use only, or all (a CUDA graph's one shape)
+def test_batched_lbfgs_is_torchs_lbfgs_for_each_picture(history, whole):
     objective, start = _problem(batch=3)
     lrs = [1.0, 0.8, 0.5]
-    together = _batched(objective, start, lambda x: LBFGS(x, torch.tensor(lrs, dtype=DOUBLE), history), 25)
+    together = _batched(objective, start, lambda x: LBFGS(x, torch.tensor(lrs, dtype=DOUBLE), history, whole), 25)
     for index, lr in enumerate(lrs):
         alone = _with_torch(objective, start, index, lambda p: torch.optim.LBFGS(
             p, lr=lr, max_iter=1, history_size=history, tolerance_grad=0.0, tolerance_change=0.0), 25)
@@ -89,7 +90,8 @@ def test_batched_adam_is_torchs_adam_for_each_picture():
         torch.testing.assert_close(together[index], alone, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("make", [lambda x, lr: LBFGS(x, lr, 5), lambda x, lr: Adam(x, lr)])
+@pytest.mark.parametrize("make", [lambda x, lr: LBFGS(x, lr, 5), lambda x, lr: LBFGS(x, lr, 5, whole=True),
+                                  lambda x, lr: Adam(x, lr)])
 def test_a_reset_picture_starts_afresh_and_the_others_go_on(make):
     objective, start = _problem(batch=2)
     resumed = {}
