@@ -273,8 +273,6 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
     backbone = load_backbone()
     net = backbone.net.to(device)
     peak = matmul_peak(device)
