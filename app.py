@@ -226,9 +226,10 @@ def _inputs(values: dict) -> tuple[str, list[str], StyleConfig]:
 
 def live_steps(content: str, styles: list[str], config: StyleConfig, quick_start: bool):
     """A live run's steps: batched with the room's other runs in workshop mode, else a run of its own."""
+    config = coarse_start(config) if quick_start else config
     if WORKSHOP is not None and len(styles) == 1 and not config.aspect:
         return WORKSHOP.stylize(content, styles[0], config)
-    return run_steps(content, styles, coarse_start(config) if quick_start else config)
+    return run_steps(content, styles, config)
 
 
 def run_steps(content, style, config: StyleConfig, start=None):

@@ -167,10 +167,12 @@ def main() -> None:
     for label, net in (("VGG16 (offline)", backbone.net), ("VGG19 shape (random)", FeatureNet("vgg19").to(device))):
         run = engine_run(config, net, device)
         eager32 = config.replace(precision="float32")
+        run32 = engine_run(eager32, net, device)
         before, _ = torch_lbfgs(net, content, style, eager32, device, min(60, args.steps))
         book = textbook(net, content, style, eager32, 30, 10, Evaluator(net, content, style, eager32), device)
         rows += [
             (label, "the engine (batched L-BFGS, graph on CUDA, precision auto)", f"{run['ms']:.2f}"),
+            (label, "the engine in float32 (TF32 on CUDA)", f"{run32['ms']:.2f}"),
             (label, "torch.optim.LBFGS, eager closure (the engine before)", f"{before:.2f}"),
             (label, "the textbook loop (bench/speed.py)", f"{1000 * statistics.median(book.iteration_times[5:]):.2f}"),
         ]
