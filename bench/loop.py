@@ -182,8 +182,8 @@ def main() -> None:
                     continue
                 ms = objective_alone(net, content, style, config.replace(precision=precision), device, graphed,
                                      args.repeats)
-                rows.append((label, f"objective forward+backward alone, {precision}, "
-                                    f"{'CUDA graph' if graphed else 'eager'}", f"{ms:.2f}"))
+                how = "CUDA graph" if graphed else "eager"
+                rows.append((label, f"objective forward+backward alone, {precision}, {how}", f"{ms:.2f}"))
     torch_ms, compact_ms = optimiser_alone((1, 3, height, width), device, args.repeats)
     rows += [("-", "torch L-BFGS step alone (history 50)", f"{torch_ms:.2f}"),
              ("-", "compact-form L-BFGS step alone (history 50)", f"{compact_ms:.2f}")]

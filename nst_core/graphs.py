@@ -9,7 +9,7 @@ Anything else (the CPU, Apple's MPS, a capture that fails) runs the same functio
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

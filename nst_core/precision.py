@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -57,7 +58,7 @@ def _time_convolutions(dtype: torch.dtype | None, side: int = 96, repeats: int =
     """Median seconds of a forward and backward pass through VGG's block 1 and 2 convolutions."""
     generator = torch.Generator().manual_seed(0)
     widths = (3, 64, 64, 128, 128)
-    weights = [torch.randn(out, inp, 3, 3, generator=generator) * 0.05 for inp, out in zip(widths, widths[1:])]
+    weights = [torch.randn(out, inp, 3, 3, generator=generator) * 0.05 for inp, out in itertools.pairwise(widths)]
     image = torch.rand(1, 3, side, side, generator=generator, requires_grad=True)
     times = []
     for attempt in range(repeats + 1):  # the first warms up

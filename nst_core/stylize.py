@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 from PIL import Image
@@ -354,8 +354,9 @@ class _Scale:
                     notes[index] = ""
                 yield _Preview(count, views, reports)
         finally:
-            # Drop the graph and optimiser state now, not when the generator object is collected.
-            del iterate, iteration, optimizer, image
+            # Drop the graph, and with the iteration the picture and optimiser state it holds, now, not when
+            # the generator object is collected.
+            del iterate, iteration
 
     def _start(self, previous: list | torch.Tensor) -> torch.Tensor:
         """Where the scale starts: the smaller picture (or a given one) enlarged, else `config.init`."""

@@ -13,6 +13,7 @@ from nst_core import PRESETS, StyleConfig, load_backbone, resolve_device
 from nst_core.backbone import Backbone
 from nst_core.config import coarse_start
 from nst_core.memory import available_bytes
+from nst_core.precision import resolve_precision
 
 from .costs import CostModel, Countdown, plan
 
@@ -24,6 +25,7 @@ PREVIEW_SECONDS = 1.5  # a frame at least this often, whatever the size and devi
 # ZeroGPU attaches the card only inside a run, so nothing can be measured at start-up: an H200 slice's
 # pace, which the first runs then correct.
 GPU_PRIOR = CostModel(overhead=0.004, per_megapixel=0.05)
+CUDA_CALIBRATION_STEPS = 20  # past the CUDA graph's warm-up and capture, which the first iterations pay
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Engine:
     backbone: Backbone
     precision: str  # "float32" or "bf16", whichever measured faster here
     costs: CostModel
-    speedup: float  # float32's iteration time over the chosen precision's, as measured
+    speedup: float | None  # float32's iteration time over the chosen precision's, as measured (None: not measured)
 
     def countdown(self, config: StyleConfig, photo_size: tuple[int, int] = TYPICAL_PHOTO) -> Countdown:
         """The countdown of a run of `config` on a photo of `photo_size` (width, height); its `total` is the
@@ -59,8 +61,12 @@ class Engine:
         where = "a GPU (" + torch.cuda.get_device_name(self.device) + ")" if self.device.type == "cuda" else (
             f"the CPU ({os.cpu_count()} cores)" if self.device.type == "cpu" else str(self.device))
         speed = f"{self.costs.iteration(plan(PRESETS['default'], TYPICAL_PHOTO)[0]):.2f} s per iteration at 512 px"
-        precision = (f"bfloat16 convolutions (measured {self.speedup:.1f}× faster than float32 here)"
-                     if self.precision == "bf16" else "float32 (bfloat16 measured no faster here)")
+        if self.speedup is None:
+            precision = ("bfloat16 convolutions (this card has them)" if self.precision == "bf16"
+                         else "float32 (this card has no bfloat16)")
+        else:
+            precision = (f"bfloat16 convolutions (measured {self.speedup:.1f}× faster than float32 here)"
+                         if self.precision == "bf16" else "float32 (bfloat16 measured no faster here)")
         return f"Painting on {where}, {speed}, {precision}. Network: {self.backbone.label}."
 
 
@@ -73,6 +79,10 @@ def engine() -> Engine:
     if os.environ.get("SPACES_ZERO_GPU") and device.type == "cuda":
         return Engine(device, backbone, "bf16", GPU_PRIOR, 1.0)
     base = PRESETS["default"].replace(precision="float32")
+    if device.type == "cuda":  # bf16 where the card has it; the first iterations of a run warm up its CUDA graph
+        precision = resolve_precision("auto", device)
+        return Engine(device, backbone, precision, CostModel.calibrate(backbone, device, base.replace(
+            precision=precision), steps=CUDA_CALIBRATION_STEPS), None)
     costs = CostModel.calibrate(backbone, device, base)
     bf16 = CostModel.calibrate(backbone, device, base.replace(precision="bf16"), sides=(128, 256), steps=3)
     probe = plan(base, TYPICAL_PHOTO)[0]

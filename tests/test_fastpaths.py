@@ -6,8 +6,7 @@ import resource
 import pytest
 import torch
 
-from nst_core import StyleConfig, load_image, stylize
-from nst_core import allocator, precision
+from nst_core import StyleConfig, allocator, load_image, precision, stylize
 from nst_core.fastpaths import STYLE_CACHE, StyleCache, TunedNet
 from nst_core.losses import gram
 from nst_core.stylize import compute_targets
@@ -46,9 +45,9 @@ def test_the_cache_forgets_the_least_recently_used(tiny_net, style_array):
     net = TunedNet(tiny_net, config, CPU)
     pictures = [load_image(style_array, side, CPU) for side in (40, 48, 56)]
     for picture in pictures:
-        cache.grams(net, picture, config, lambda: {})
-    cache.grams(net, pictures[2], config, lambda: {})
-    cache.grams(net, pictures[0], config, lambda: {})
+        cache.grams(net, picture, config, dict)
+    cache.grams(net, pictures[2], config, dict)
+    cache.grams(net, pictures[0], config, dict)
     assert (cache.hits, cache.misses) == (1, 4)  # the first was dropped when the third came
 
 
