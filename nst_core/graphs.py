@@ -62,6 +62,8 @@ class Replay:
 
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the server's other threads (a print job, the next person's set-up) may use the card
+        # while this one captures.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self.output = self.iteration()
         self.graph = graph
