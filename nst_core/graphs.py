@@ -9,6 +9,7 @@ Anything else (the CPU, Apple's MPS, a capture that fails) runs the same functio
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import torch
@@ -16,6 +17,7 @@ import torch
 log = logging.getLogger(__name__)
 
 WARMUP = 3  # eager iterations before capture: they set up cuBLAS/cuDNN and autograd's buffers
+ENABLED = os.environ.get("NST_CUDA_GRAPHS", "1") != "0"  # NST_CUDA_GRAPHS=0: every iteration eagerly
 
 
 class Replay:
@@ -31,7 +33,7 @@ class Replay:
         self.calls = 0
         self.graph: torch.cuda.CUDAGraph | None = None
         self.output: torch.Tensor | None = None
-        self.eager = not enabled or device.type != "cuda"
+        self.eager = not (enabled and ENABLED) or device.type != "cuda"
 
     def __call__(self) -> torch.Tensor:
         self.calls += 1

@@ -23,6 +23,12 @@ def tiny_net() -> FeatureNet:
     return FeatureNet("vgg19")
 
 
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """Where the engine's tests run: the CPU, or $NST_DEVICE (e.g. cuda on a GPU machine)."""
+    return torch.device(os.environ.get("NST_DEVICE", "cpu"))
+
+
 @pytest.fixture
 def content_array() -> np.ndarray:
     return smooth_picture(1)

@@ -103,3 +103,23 @@ def test_off_cuda_or_disabled_it_is_the_iteration_itself(fake_cuda, device, enab
     replay = Replay(iteration, torch.device(device), enabled=enabled)
     assert [float(replay()) for _ in range(6)] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     assert calls == [False] * 6 and fake.captures == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: run with NST_DEVICE=cuda there")
+@pytest.mark.parametrize("optimizer, lr", [("lbfgs", 1.0), ("adam", 0.02)])
+def test_a_graphed_run_paints_what_an_eager_run_paints(tiny_net, monkeypatch, optimizer, lr):
+    from nst_core import StyleConfig, stylize
+    from tests.pictures import smooth_picture, stripes_picture
+
+    config = StyleConfig(size=64, steps=10, preview_every=5, optimizer=optimizer, lr=lr, precision="float32")
+
+    def run():
+        return list(stylize(smooth_picture(1), stripes_picture(2), config, backbone=tiny_net, device="cuda"))
+
+    graphed = run()
+    monkeypatch.setattr(graphs, "ENABLED", False)
+    eager = run()
+    assert [step.iteration for step in graphed] == [step.iteration for step in eager] == [5, 10]
+    for together, alone in zip(graphed, eager):
+        assert together.losses.total == pytest.approx(alone.losses.total, rel=1e-3)
+        assert (together.image - alone.image).abs().mean() < 1e-3
