@@ -13,9 +13,9 @@ import tempfile
 import time
 import typing
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 try:  # ZeroGPU: `spaces` must be imported before anything touches CUDA
     import spaces
@@ -33,7 +33,8 @@ from nst_core.images import open_image
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import FINAL_STEPS, export_design, print_config
 from studio.background import latest
-from studio.costs import in_words
+from studio.costs import in_words, plan
+from studio.executors import RayCluster
 from studio.gate import Gate, GateError
 from studio.jobs import Job, PrintJobs
 from studio.server import TYPICAL_PHOTO, engine
@@ -53,6 +54,7 @@ RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
 RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
 PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a day after their job ended
 WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
+CLUSTER: RayCluster | None = None  # set by --ray: runs paint on a Ray cluster's workers
 # The fair line for live runs: NST_CONCURRENCY runs at once (default 1; 2 when NST_DEVICE names a GPU).
 GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
 TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content loss)"}}  # the plot's series
@@ -229,7 +231,14 @@ def live_steps(content: str, styles: list[str], config: StyleConfig, quick_start
     config = coarse_start(config) if quick_start else config
     if WORKSHOP is not None and len(styles) == 1 and not config.aspect:
         return WORKSHOP.stylize(content, styles[0], config)
-    return run_steps(content, styles, config)
+    return execute(content, styles, config)
+
+
+def execute(content, styles, config: StyleConfig, start=None):
+    """A run's steps from where runs execute: the Ray cluster's workers with --ray, else this process."""
+    if CLUSTER is not None:
+        return CLUSTER.stream(content, styles, config, start)
+    return run_steps(content, styles, config, start)
 
 
 def run_steps(content, style, config: StyleConfig, start=None):
@@ -412,7 +421,7 @@ def render_print(*values):
 
     def work(job: Job):
         result = None
-        for result in run_steps(content, styles, config, start=approved):
+        for result in execute(content, styles, config, start=approved):
             yield result, countdown.update(result)
         suffix = ".tif" if settings["sixteen_bits"] else ".png"
         files = export_design(result.image, job.folder / result_name(content, styles[0], f"-{width}x{height}")
@@ -618,7 +627,7 @@ demo = build_demo()
 
 
 def main() -> None:
-    global WORKSHOP
+    global CLUSTER, WORKSHOP
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests, one line each
     parser = argparse.ArgumentParser(description="Run the Tee Style Studio web app.")
@@ -631,12 +640,21 @@ def main() -> None:
     parser.add_argument("--workshop", type=int, nargs="?", const=8, default=int(os.environ.get("NST_WORKSHOP", "0")),
                         metavar="N", help="workshop mode: paint up to N people's runs of one size and settings "
                                           "as one batch (default N 8; best on a GPU)")
+    parser.add_argument("--ray", default=os.environ.get("NST_RAY"), metavar="auto|ADDRESS",
+                        help="paint on a Ray cluster's workers (auto: the cluster on this machine, else a new local "
+                             "one; default: $NST_RAY, else in this process)")
     args = parser.parse_args()
     server = engine()  # the backbone loaded and this machine measured before the first visitor
     log.info("backbone: %s; %s", server.backbone.description, server.words)
     log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
              in_words(server.countdown(coarse_start(server.default)).total))
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
+    if args.ray:
+        CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"), device=os.environ.get("NST_DEVICE", "auto"))
+        slots = CLUSTER.workers
+        CLUSTER.calibrate(server)
+        log.info("painting on a Ray cluster: %d workers, %s per iteration at 512 px", CLUSTER.workers,
+                 f"{server.costs.iteration(plan(PRESETS['default'], TYPICAL_PHOTO)[0]):.2f} s")
     if args.workshop:
         WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints

@@ -12,6 +12,7 @@ with its estimate, its wait, and how close it is to the approved picture (mean d
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from pathlib import Path
@@ -61,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print-size", default=None, help="WxH (default: twice the painted picture's size)")
     parser.add_argument("--final-steps", type=int, default=10)
+    parser.add_argument("--ray", default=None, metavar="auto|ADDRESS", help="paint on a Ray cluster's workers")
     args = parser.parse_args()
 
     import app
@@ -70,6 +72,13 @@ def main() -> None:
 
     server = engine()
     print(server.words)
+    if args.ray:
+        from studio.executors import RayCluster
+
+        app.CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"))
+        app.GATE.configure(slots=app.CLUSTER.workers, line=app.GATE.line)
+        app.CLUSTER.calibrate(server)
+        print(f"painting on a Ray cluster: {app.CLUSTER.workers} workers")
     client = Client(launch(app.demo), verbose=False)
     default = server.default
     photo_size = Image.open(PHOTO).size

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,14 +88,18 @@ class CostModel:
 
     @classmethod
     def calibrate(cls, backbone, device: torch.device, config: StyleConfig,
-                  sides: tuple[int, int] = (128, 256), steps: int = 5) -> CostModel:
-        """Measure the iteration time at two small sizes with `config`'s settings and fit the line through them."""
+                  sides: tuple[int, int] = (128, 256), steps: int = 5,
+                  paint: Callable[[Image.Image, StyleConfig], Iterator[Step]] | None = None) -> CostModel:
+        """Measure the iteration time at two small sizes with `config`'s settings and fit the line through them.
+
+        `paint(photo, config)` runs where the runs will (a cluster's worker); by default, `stylize` here."""
         photo = _calibration_photo()
+        paint = paint or (lambda picture, probe: stylize(picture, picture, probe, backbone=backbone, device=device))
         points = []
         for side in sides:
             probe = config.replace(size=side, steps=steps, preview_every=1, preview_seconds=0.0, scales=(),
                                    scale_steps=(), coarse_sketch=False, aspect=0.0)
-            times = [step.elapsed for step in stylize(photo, photo, probe, backbone=backbone, device=device)]
+            times = [step.elapsed for step in paint(photo, probe)]
             pace = statistics.median(np.diff(times)) if len(times) > 1 else times[0]
             points.append((plan(probe, photo.size)[0].megapixels, pace))
         (small, fast), (large, slow) = points

@@ -9,7 +9,10 @@ import pytest
 import torch
 
 from nst_core import FeatureNet, StyleConfig
+from nst_core.cluster import LOOPBACK_ONLY
 from tests.pictures import smooth_picture, stripes_picture
+
+os.environ.update(LOOPBACK_ONLY)  # the tests' Ray clusters listen on loopback only (set before ray is imported)
 
 
 def pytest_configure(config):

@@ -1,0 +1,36 @@
+"""Joining a Ray cluster, for the catalogue and the studio alike; Ray is imported only here, when asked for."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # the project: workers import nst_core and studio from here
+# Ray's own switch: with it off, a cluster started here takes 127.0.0.1 as its address and every one of its
+# servers listens on loopback only. Read when ray is first imported.
+LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def connect(address: str) -> None:
+    """Join the Ray cluster at `address`; with "auto", the one running on this machine (`ray start`), else a
+    new one here that listens on loopback only."""
+    local = address == "auto" and not os.environ.get("RAY_ADDRESS") and not running_here()
+    if local:
+        os.environ.update(LOOPBACK_ONLY)
+    import ray
+
+    if ray.is_initialized():
+        return
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    options = {"runtime_env": {"env_vars": {"PYTHONPATH": path}}, "logging_level": logging.WARNING}
+    if local:
+        ray.init(include_dashboard=False, **options)
+    else:
+        ray.init(address=address, **options)
+
+
+def running_here() -> bool:
+    """Whether `ray start` left a cluster running on this machine (where "auto" looks for one)."""
+    return (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").is_file()

@@ -1,0 +1,149 @@
+"""Runs and catalogues on a real Ray cluster, started here on loopback with 2 CPUs and the tiny network."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from nst_core import StyleConfig, catalogue
+from nst_core.backbone import torchvision_layout
+from studio.executors import InProcess
+from tests.pictures import smooth_picture, stripes_picture
+
+ray = pytest.importorskip("ray")
+
+CONFIG = StyleConfig(size=48, steps=6, preview_every=2, precision="float32")
+
+
+@pytest.fixture(scope="module")
+def weights(tiny_net, tmp_path_factory) -> str:
+    """The tiny network as a weights file, which the cluster's workers load like any VGG state dict."""
+    path = tmp_path_factory.mktemp("weights") / "tiny_vgg19.pth"
+    torch.save(torchvision_layout(tiny_net), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray cluster of 2 CPUs, listening on loopback only."""
+    from nst_core.cluster import ROOT
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}  # loopback, never another address
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_session, weights):
+    """The studio's two painters on that cluster (they hold its two CPUs until the module ends)."""
+    from studio.executors import RayCluster
+
+    cluster = RayCluster("auto", workers=2, weights=weights, device="cpu")
+    yield cluster
+    cluster.close()
+
+
+def _catalogue_folder(tmp_path):
+    """Six pairs in a CSV, one of whose photos is not an image."""
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for seed in range(1, 7):
+        Image.fromarray(smooth_picture(seed)).save(pictures / f"photo{seed}.png")
+    Image.fromarray(stripes_picture(9)).save(pictures / "painting.png")
+    (pictures / "photo4.png").write_bytes(b"not a picture at all")
+    rows = ["photo,painting,size,steps"] + [f"pictures/photo{seed}.png,pictures/painting.png,40,3"
+                                            for seed in range(1, 7)]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "pairs.csv"
+
+
+@pytest.mark.parametrize("where", ["here", "ray"])
+def test_a_catalogue_writes_every_good_design_once_and_names_the_bad_row(where, ray_session, weights, tmp_path,
+                                                                          capsys):
+    pairs, out = _catalogue_folder(tmp_path), tmp_path / "designs"
+    arguments = [str(pairs), "--out", str(out), "--weights", weights] + (["--ray", "auto"] if where == "ray" else [])
+    assert catalogue.main(arguments) == 1  # a row failed
+    report = capsys.readouterr().out
+    files = sorted(path.name for path in out.iterdir())
+    assert files == [f"00{row}-photo{row}-painting.png" for row in (1, 2, 3, 5, 6)]
+    assert "5 written, 0 already there, 1 failed" in report and "row 5:" in report and "photo4.png" in report
+    written = {path: path.stat().st_mtime_ns for path in out.iterdir()}
+    assert catalogue.main(arguments) == 1  # the bad row still fails
+    assert "0 written, 5 already there, 1 failed" in capsys.readouterr().out
+    assert {path: path.stat().st_mtime_ns for path in out.iterdir()} == written  # nothing painted again
+    assert all(max(Image.open(path).size) == 40 and Image.open(path).mode == "RGB" for path in written)
+
+
+def test_a_run_streams_its_frames_and_paints_what_this_process_paints(cluster, tiny_net):
+    remote = list(cluster.stream(smooth_picture(1), [stripes_picture(2)], CONFIG))
+    here = list(InProcess(tiny_net, torch.device("cpu")).stream(smooth_picture(1), [stripes_picture(2)], CONFIG))
+    assert [step.iteration for step in remote] == [step.iteration for step in here] == [2, 4, 6]
+    assert remote[-1].done
+    torch.testing.assert_close(remote[-1].image, here[-1].image, atol=1e-4, rtol=0)
+
+
+def test_stop_ends_the_remote_run_within_seconds(cluster):
+    steps = cluster.stream(smooth_picture(1), [stripes_picture(2)], CONFIG.replace(steps=5000, preview_every=1))
+    next(steps)
+    (actor,) = cluster.running.values()
+    stopped = time.monotonic()
+    steps.close()
+    ray.get(actor.idle.remote(), timeout=10)  # returns once nothing paints there
+    assert time.monotonic() - stopped < 2.0
+    assert not cluster.running
+
+
+def test_two_people_paint_at_once_on_two_workers(cluster):
+    runs = [cluster.stream(smooth_picture(seed), [stripes_picture(seed + 1)], CONFIG.replace(steps=8))
+            for seed in (1, 3)]
+    firsts = [next(run) for run in runs]  # both have started
+    assert len(set(cluster.running.values())) == 2  # on different actors
+    pids = set(ray.get([actor.pid.remote() for actor in cluster.running.values()]))
+    assert len(pids) == 2  # in different processes
+    lasts = [list(run)[-1] for run in runs]
+    assert all(first.iteration == 2 for first in firsts) and all(last.done for last in lasts)
+    assert not torch.equal(lasts[0].image, lasts[1].image)
+
+
+def test_a_killed_worker_costs_a_restart_not_the_picture(cluster):
+    config = CONFIG.replace(steps=30, preview_every=1)
+    steps = cluster.stream(smooth_picture(1), [stripes_picture(2)], config)
+    first = next(steps)
+    (actor,) = cluster.running.values()
+    os.kill(ray.get(actor.pid.remote()), signal.SIGKILL)
+    rest = list(steps)
+    assert first.iteration == 1 and rest[-1].done and rest[-1].iteration == 30
+    assert any("starts again on another worker" in step.note for step in rest)
+    alone = list(InProcess(cluster_backbone(cluster), torch.device("cpu")).stream(
+        smooth_picture(1), [stripes_picture(2)], config))[-1]
+    # Nothing lost: the whole picture, as this process paints it (up to the rounding of another thread count).
+    assert rest[-1].losses.total == pytest.approx(alone.losses.total, rel=1e-2)
+    assert (rest[-1].image - alone.image).abs().mean() < 1e-2
+    deadline = time.monotonic() + 60
+    while len(set(cluster.pids())) < 2:  # Ray brings the dead actor back
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
+def cluster_backbone(cluster):
+    from nst_core import load_backbone
+
+    return load_backbone(cluster.weights)
+
+
+def test_the_in_process_default_never_imports_ray():
+    import subprocess
+    import sys
+
+    from nst_core.cluster import ROOT
+
+    code = "import sys, app, nst_core.catalogue, studio.executors; print('ray' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "NST_OFFLINE": "1"})
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr[-2000:]
