@@ -649,13 +649,14 @@ def main() -> None:
     log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
              in_words(server.countdown(coarse_start(server.default)).total))
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
-    if args.ray:
-        CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"), device=os.environ.get("NST_DEVICE", "auto"))
-        slots = CLUSTER.workers
+    if args.ray:  # workshop batches then paint inside each worker
+        CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"), device=os.environ.get("NST_DEVICE", "auto"),
+                             workshop=args.workshop)
+        slots = CLUSTER.workers * CLUSTER.capacity
         CLUSTER.calibrate(server)
         log.info("painting on a Ray cluster: %d workers, %s per iteration at 512 px", CLUSTER.workers,
                  f"{server.costs.iteration(plan(PRESETS['default'], TYPICAL_PHOTO)[0]):.2f} s")
-    if args.workshop:
+    elif args.workshop:
         WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
     GATE.configure(slots=slots, line=args.queue_size)

@@ -16,9 +16,10 @@ LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 def connect(address: str) -> None:
     """Join the Ray cluster at `address`; with "auto", the one running on this machine (`ray start`), else a
     new one here that listens on loopback only."""
-    local = address == "auto" and not os.environ.get("RAY_ADDRESS") and not running_here()
-    if local:
-        os.environ.update(LOOPBACK_ONLY)
+    here = running_here()
+    local = address == "auto" and not os.environ.get("RAY_ADDRESS") and not here
+    if local or (address == "auto" and here.startswith("127.0.0.1:")):
+        os.environ.update(LOOPBACK_ONLY)  # this process talks to the cluster over loopback too
     import ray
 
     if ray.is_initialized():
@@ -31,6 +32,9 @@ def connect(address: str) -> None:
         ray.init(address=address, **options)
 
 
-def running_here() -> bool:
-    """Whether `ray start` left a cluster running on this machine (where "auto" looks for one)."""
-    return (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").is_file()
+def running_here() -> str:
+    """The address of the cluster `ray start` left running on this machine (where "auto" looks), or ""."""
+    try:
+        return (Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster").read_text().strip()
+    except OSError:
+        return ""

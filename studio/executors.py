@@ -49,10 +49,11 @@ class WorkerLost(RuntimeError):
 
 
 class RayCluster:
-    """Runs paint on a Ray cluster's `Painter` actors, one run per actor at a time."""
+    """Runs paint on a Ray cluster's `Painter` actors: one run per actor at a time, or in workshop mode up to
+    `workshop` runs per actor, batched there."""
 
     def __init__(self, address: str = "auto", workers: int | None = None, weights: str | None = None,
-                 device: str = "auto", threads: int = 1):
+                 device: str = "auto", threads: int = 1, workshop: int = 0):
         import ray
 
         from studio.painter import Painter
@@ -63,12 +64,17 @@ class RayCluster:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or (gpus if gpus else max(1, cpus // threads))
+        self.capacity = workshop or 1  # runs an actor paints at once: a workshop batch, else one
         options = {"num_gpus": 1} if gpus else {"num_cpus": threads}
-        self.actors = [Painter.options(**options).remote(weights, device, threads) for _ in range(self.workers)]
+        self.actors = [Painter.options(max_concurrency=self.capacity + 2, **options).remote(
+            weights, device, threads, workshop) for _ in range(self.workers)]
         ray.get([actor.ready.remote() for actor in self.actors])  # the backbones loaded before the first visitor
+        # One entry per free place; an actor's places queue together, so runs that start together share an
+        # actor (and, in workshop mode, its batch).
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         for actor in self.actors:
-            self._idle.put(actor)
+            for _ in range(self.capacity):
+                self._idle.put(actor)
 
     def stream(self, content: ImageLike, styles: Sequence[ImageLike], config: StyleConfig,
                start: ImageLike | None = None) -> Iterator[Step]:
@@ -118,7 +124,7 @@ class RayCluster:
 
             try:
                 ray.get(actor.stop.remote(run), timeout=STOP_WAIT)
-                ray.get(actor.idle.remote(), timeout=STOP_WAIT)
+                ray.get(actor.finished.remote(run, STOP_WAIT), timeout=2 * STOP_WAIT)
             except Exception as error:  # noqa: BLE001 - a dead or slow actor is restarted by Ray; it comes back
                 log.info("actor did not confirm the stop of %s: %s", run, error)
             self._idle.put(actor)

@@ -91,10 +91,10 @@ def test_a_run_streams_its_frames_and_paints_what_this_process_paints(cluster, t
 def test_stop_ends_the_remote_run_within_seconds(cluster):
     steps = cluster.stream(smooth_picture(1), [stripes_picture(2)], CONFIG.replace(steps=5000, preview_every=1))
     next(steps)
-    (actor,) = cluster.running.values()
+    ((run, actor),) = cluster.running.items()
     stopped = time.monotonic()
     steps.close()
-    ray.get(actor.idle.remote(), timeout=10)  # returns once nothing paints there
+    assert ray.get(actor.finished.remote(run, 10.0))  # returns once the run has ended there
     assert time.monotonic() - stopped < 2.0
     assert not cluster.running
 
@@ -144,6 +144,27 @@ def test_the_in_process_default_never_imports_ray():
     from nst_core.cluster import ROOT
 
     code = "import sys, app, nst_core.catalogue, studio.executors; print('ray' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
                             env={**os.environ, "NST_OFFLINE": "1"})
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr[-2000:]
+
+
+def test_in_workshop_mode_runs_that_start_together_share_a_workers_batch(cluster, weights):
+    from studio.executors import RayCluster
+
+    cluster.close()  # its painters hold both CPUs
+    room = RayCluster("auto", workers=1, weights=weights, device="cpu", workshop=3)
+    try:
+        runs = [room.stream(smooth_picture(seed), [stripes_picture(seed + 1)], CONFIG) for seed in (1, 3, 5)]
+        results = [[] for _ in runs]
+        threads = [threading.Thread(target=lambda run=run, into=into: into.extend(run)) for run, into in
+                   zip(runs, results)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert all([step.iteration for step in steps] == [2, 4, 6] for steps in results)
+        batches = ray.get(room.actors[0].batches.remote())
+        assert batches and max(batches) >= 2  # at least two of them painted as one batch
+    finally:
+        room.close()
