@@ -22,6 +22,7 @@ import time
 
 import torch
 
+from bench.convergence import lbfgs
 from bench.speed import Evaluator, PeakMemory, _cpu_name, _sync, matmul_peak, textbook
 from nst_core import load_backbone, load_image, preset, stylize
 from nst_core.backbone import FeatureNet
@@ -29,7 +30,7 @@ from nst_core.fastpaths import TunedNet
 from nst_core.graphs import Replay
 from nst_core.optim import LBFGS
 from nst_core.printing import print_config
-from nst_core.stylize import compute_targets, objective, objective_terms, stylize_batch
+from nst_core.stylize import compute_targets, objective_terms, stylize_batch
 
 CONTENT, STYLE = "assets/chelsea.png", "assets/starry_night.jpg"
 
@@ -63,21 +64,7 @@ def torch_lbfgs(net, content, style, config, device, iterations: int) -> tuple[f
     engine ran before, and the picture it ends with."""
     tuned = TunedNet(net, config, device)
     targets = compute_targets(tuned, content, style, config.replace(cache_targets=False))
-    image = content.clone().requires_grad_(True)
-    solver = torch.optim.LBFGS([image], lr=config.lr, max_iter=1, history_size=50, tolerance_grad=0.0,
-                               tolerance_change=0.0)
-
-    def closure():
-        solver.zero_grad(set_to_none=True)
-        total = objective(tuned, image, targets, config)["total"]
-        total.backward()
-        return total
-
-    def iteration():
-        solver.step(closure)
-        with torch.no_grad():
-            image.clamp_(0, 1)
-
+    image, iteration = lbfgs(tuned, content, targets, config, history=50)
     for _ in range(3):
         iteration()
     _sync(device)
