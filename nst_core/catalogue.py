@@ -144,9 +144,7 @@ def in_process(designs: list[Design], backbone: Backbone) -> Iterator[tuple[Desi
 def on_ray(designs: list[Design], address: str, weights: str | None) -> Iterator[tuple[Design, torch.Tensor | Exception]]:
     """Each design painted as a Ray task on the cluster, as many at once as it has CPUs (or GPUs); a task whose
     worker died is run again elsewhere (Ray's retries)."""
-    import ray
-
-    connect(address)
+    ray = connect(address)
     gpus = ray.cluster_resources().get("GPU", 0)
     task = ray.remote(max_retries=RETRIES, **({"num_gpus": 1} if gpus else {"num_cpus": 1}))(_paint_on_worker)
     pending = {task.remote(design, weights): design for design in designs}
@@ -211,4 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The module under its own name, not __main__: a cluster's workers import what its tasks refer to.
+    from nst_core import catalogue
+
+    sys.exit(catalogue.main())

@@ -13,23 +13,28 @@ ROOT = Path(__file__).resolve().parent.parent  # the project: workers import nst
 LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
-def connect(address: str) -> None:
+def connect(address: str):
     """Join the Ray cluster at `address`; with "auto", the one running on this machine (`ray start`), else a
-    new one here that listens on loopback only."""
+    new one here that listens on loopback only. Returns the `ray` module: import it through here, since what
+    it reads at import is set here first."""
     here = running_here()
     local = address == "auto" and not os.environ.get("RAY_ADDRESS") and not here
-    if local or (address == "auto" and here.startswith("127.0.0.1:")):
+    loopback = local or (address == "auto" and here.startswith("127.0.0.1:"))
+    if loopback:
         os.environ.update(LOOPBACK_ONLY)  # this process talks to the cluster over loopback too
     import ray
 
     if ray.is_initialized():
-        return
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    options = {"runtime_env": {"env_vars": {"PYTHONPATH": path}}, "logging_level": logging.WARNING}
+        return ray
+    variables = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    if loopback:
+        variables.update(LOOPBACK_ONLY)  # and so do its workers
+    options = {"runtime_env": {"env_vars": variables}, "logging_level": logging.WARNING}
     if local:
         ray.init(include_dashboard=False, **options)
     else:
         ray.init(address=address, **options)
+    return ray
 
 
 def running_here() -> str:

@@ -54,11 +54,9 @@ class RayCluster:
 
     def __init__(self, address: str = "auto", workers: int | None = None, weights: str | None = None,
                  device: str = "auto", threads: int = 1, workshop: int = 0):
-        import ray
-
+        ray = connect(address)  # before anything imports ray
         from studio.painter import Painter
 
-        connect(address)
         self.weights = weights
         self.running: dict[str, object] = {}  # run id -> the actor painting it
         gpus = int(ray.cluster_resources().get("GPU", 0))
