@@ -646,8 +646,6 @@ def main() -> None:
     args = parser.parse_args()
     server = engine()  # the backbone loaded and this machine measured before the first visitor
     log.info("backbone: %s; %s", server.backbone.description, server.words)
-    log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
-             in_words(server.countdown(coarse_start(server.default)).total))
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
     if args.ray:  # workshop batches then paint inside each worker
         CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"), device=os.environ.get("NST_DEVICE", "auto"),
@@ -659,6 +657,8 @@ def main() -> None:
     elif args.workshop:
         WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
+    log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
+             in_words(server.countdown(coarse_start(server.default)).total))
     GATE.configure(slots=slots, line=args.queue_size)
     # Gradio's own queue only passes jobs on (the line above keeps the order and says who waits); its
     # limit is roomier than the line's so a burst hears the line's message, with the number waiting.
