@@ -1,7 +1,7 @@
-"""Where runs execute: in this process (the default), or on the workers of a Ray cluster.
+"""Where runs execute when not in this process: on the workers of a Ray cluster (app.py's `execute` chooses).
 
-Both give the same thing, a run's Steps as an iterator that the page consumes and may close (Stop).
-`InProcess` calls the engine here. `RayCluster` keeps one `Painter` actor per worker slot, each with
+Either way a run is its Steps, an iterator that the page consumes and may close (Stop): here that is
+`stylize` itself. `RayCluster` keeps one `Painter` actor per worker slot, each with
 the backbone loaded once, and streams each run's Steps back from its actor as they are painted (a Ray
 streaming generator); closing the iterator asks the actor to stop at its next frame. A worker that
 dies mid-run is replaced (Ray restarts the actor) and the run starts again on another, with a note
@@ -20,28 +20,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from nst_core.backbone import Backbone
 from nst_core.cluster import connect
 from nst_core.config import StyleConfig
 from nst_core.images import ImageLike, open_image
-from nst_core.stylize import Step, stylize
+from nst_core.stylize import Step
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3  # a run starts at most this often when its workers keep dying
 STOP_WAIT = 10.0  # seconds an actor may take to finish a stopped run before it takes the next one
-
-
-class InProcess:
-    """Runs paint in this process, on the server's device."""
-
-    def __init__(self, backbone: Backbone, device: torch.device):
-        self.backbone, self.device = backbone, device
-        self.workers = 1
-
-    def stream(self, content: ImageLike, styles: Sequence[ImageLike], config: StyleConfig,
-               start: ImageLike | None = None) -> Iterator[Step]:
-        return stylize(content, list(styles), config, backbone=self.backbone, device=self.device, start=start)
 
 
 class WorkerLost(RuntimeError):

@@ -9,9 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core import StyleConfig, catalogue
+from nst_core import StyleConfig, catalogue, load_backbone, stylize
 from nst_core.backbone import torchvision_layout
-from studio.executors import InProcess
 from tests.pictures import smooth_picture, stripes_picture
 
 ray = pytest.importorskip("ray")
@@ -82,7 +81,7 @@ def test_a_catalogue_writes_every_good_design_once_and_names_the_bad_row(where, 
 
 def test_a_run_streams_its_frames_and_paints_what_this_process_paints(cluster, tiny_net):
     remote = list(cluster.stream(smooth_picture(1), [stripes_picture(2)], CONFIG))
-    here = list(InProcess(tiny_net, torch.device("cpu")).stream(smooth_picture(1), [stripes_picture(2)], CONFIG))
+    here = list(stylize(smooth_picture(1), [stripes_picture(2)], CONFIG, backbone=tiny_net, device="cpu"))
     assert [step.iteration for step in remote] == [step.iteration for step in here] == [2, 4, 6]
     assert remote[-1].done
     torch.testing.assert_close(remote[-1].image, here[-1].image, atol=1e-4, rtol=0)
@@ -120,8 +119,8 @@ def test_a_killed_worker_costs_a_restart_not_the_picture(cluster):
     rest = list(steps)
     assert first.iteration == 1 and rest[-1].done and rest[-1].iteration == 30
     assert any("starts again on another worker" in step.note for step in rest)
-    alone = list(InProcess(cluster_backbone(cluster), torch.device("cpu")).stream(
-        smooth_picture(1), [stripes_picture(2)], config))[-1]
+    alone = list(stylize(smooth_picture(1), [stripes_picture(2)], config, backbone=load_backbone(cluster.weights),
+                         device="cpu"))[-1]
     # Nothing lost: the whole picture, as this process paints it (up to the rounding of another thread count).
     assert rest[-1].losses.total == pytest.approx(alone.losses.total, rel=1e-2)
     assert (rest[-1].image - alone.image).abs().mean() < 1e-2
@@ -129,12 +128,6 @@ def test_a_killed_worker_costs_a_restart_not_the_picture(cluster):
     while len(set(cluster.pids())) < 2:  # Ray brings the dead actor back
         assert time.monotonic() < deadline
         time.sleep(0.5)
-
-
-def cluster_backbone(cluster):
-    from nst_core import load_backbone
-
-    return load_backbone(cluster.weights)
 
 
 def test_the_in_process_default_never_imports_ray():
