@@ -265,7 +265,7 @@ class _Scale:
         self.photos = torch.cat(photos)
         self.height, self.width = self.photos.shape[-2:]
         margin = margin_for(net.arch, config.layers)
-        deepest = max(config.layers, key=lambda name: (int(name[4]), int(name[6])))
+        deepest = max(config.layers)  # "reluK_N" names sort by depth
 
         def tiles_for(image: torch.Tensor, optimizer: str) -> tuple[int, list[Tile] | None]:
             side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, budget)
@@ -275,15 +275,14 @@ class _Scale:
         if self.tiles and len(photos) > 1:
             raise ValueError(f"a batch paints whole pictures, but {self.width}x{self.height} needs tiles here: "
                              "paint these pictures one at a time")
-        targets, starts = [], []
+        targets, self.content_images = [], []  # the pictures the content loss compares with
         for photo, own in zip(photos, styles):
             content_image, style_images = painting_inputs(photo, own, config, device)
             style_tiles = [tiles_for(style_image, "adam")[1] for style_image in style_images]
             targets.append(compute_targets(net, content_image, style_images, config, self.tiles, style_tiles))
-            starts.append(initial_image(content_image, config))
+            self.content_images.append(content_image)
         self.targets = Targets(torch.cat([t.content for t in targets]),
                                {name: torch.cat([t.grams[name] for t in targets]) for name in targets[0].grams})
-        self.starts = torch.cat(starts)
         self.last_good: torch.Tensor | None = None
 
     def run(self, steps: int, previous: list | torch.Tensor, cadence: Cadence) -> Iterator[_Preview]:
@@ -292,7 +291,6 @@ class _Scale:
         bookkeeping stay on the device between previews; a preview reads back a few numbers per picture."""
         config, batch = self.config, len(self.photos)
         image = self._start(previous).clamp(0, 1).requires_grad_(True)
-        del self.starts
         history = lbfgs_history(self.height, self.width, self.budget)
         graphed = self.device.type == "cuda" and not self.tiles  # the tiled objective loops over tiles in Python
         optimizer = make_optimizer(image, config.optimizer, image.new_full((batch,), config.lr), history, graphed)
@@ -365,8 +363,8 @@ class _Scale:
                                                    align_corners=False)
         starts = []
         for index, picture in enumerate(previous):
-            if picture is None:
-                starts.append(self.starts[index:index + 1])
+            if picture is None:  # the first scale, from `config.init`
+                starts.append(initial_image(self.content_images[index], self.config))
             else:  # cropped to this scale's shape, enlarged
                 picture = load_image(picture, max(self.height, self.width), self.device,
                                      aspect=self.width / self.height)

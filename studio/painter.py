@@ -64,7 +64,9 @@ class Painter:
             self._ended.pop(run, None)
 
     def stop(self, run: str) -> None:
-        self._stops.setdefault(run, threading.Event()).set()
+        """Ask the run to end at its next frame (a run already over is left alone)."""
+        if (stop := self._stops.get(run)) is not None:
+            stop.set()
 
     def finished(self, run: str, timeout: float) -> bool:
         """Whether the run has ended here (waiting up to `timeout` seconds for it)."""
