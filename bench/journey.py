@@ -75,10 +75,12 @@ def main() -> None:
     if args.ray:
         from studio.executors import RayCluster
 
-        app.CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"))
-        app.GATE.configure(slots=app.CLUSTER.workers, line=app.GATE.line)
-        app.CLUSTER.calibrate(server)
-        print(f"painting on a Ray cluster: {app.CLUSTER.workers} workers")
+        from studio import room
+
+        cluster = room.CLUSTER = RayCluster(args.ray, weights=os.environ.get("NST_WEIGHTS"))
+        room.GATE.configure(slots=cluster.workers, line=room.GATE.line)
+        cluster.calibrate(server)
+        print(f"painting on a Ray cluster: {cluster.workers} workers")
     client = Client(launch(app.demo), verbose=False)
     default = server.default
     photo_size = Image.open(PHOTO).size

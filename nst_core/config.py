@@ -9,7 +9,7 @@ from dataclasses import dataclass
 CONTENT_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
+INITS = ("content", "noise", "draft")
 POOLINGS = ("max", "avg")
 COLOURS = ("style", "luminance", "histogram", "keep")
 PRECISIONS = ("auto", "float32", "bf16")
@@ -32,7 +32,8 @@ class StyleConfig:
     content_weight: float = 1.0  # alpha
     style_weight: float = 1e6  # beta, in the seed recipe's units: alpha 1, beta 1e6 is a balanced picture
     tv_weight: float = 0.0  # total-variation smoothing; 0 turns it off
-    init: str = "content"  # start from the content image ("content") or from seeded noise ("noise")
+    init: str = "content"  # start from the content image ("content"), seeded noise ("noise"), or the photo drafted
+    # in the painting's manner by a feed-forward network ("draft", nst_core/draft.py), shown as the first frame
     seed: int = 0  # seeds the noise init, so a run is reproducible
     preview_every: int = 10  # yield a step (with the current image) every this many iterations
     preview_seconds: float = 0.0  # and at least this often in seconds, whatever an iteration costs; 0: off

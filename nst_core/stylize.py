@@ -115,9 +115,27 @@ def objective_terms(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Ta
     return terms
 
 
+def draft_starts(contents: list[Image.Image], styles: list[list[Image.Image]],
+                 config: StyleConfig) -> tuple[list, list[torch.Tensor], str]:
+    """Where a run with `init="draft"` starts: each photo drafted in its painting's manner (nst_core/draft.py),
+    the frames a person sees before the first iteration, and a note when the draft network is unavailable
+    (then the run starts from the photos, shown as they are)."""
+    from .draft import DraftUnavailable, draft
+
+    try:
+        frames = [draft(content, own, config) for content, own in zip(contents, styles)]
+    except DraftUnavailable as error:
+        photos = [load_image(content, config.size, aspect=config.aspect)[0] for content in contents]
+        return [None] * len(contents), photos, f"no draft ({error}): painting from the photo"
+    # The loop paints a luminance picture in "luminance" mode; the frames carry the photo's colours already.
+    starts = [colour.luminance_image(frame) if config.colour == "luminance" else frame for frame in frames]
+    return starts, frames, ""
+
+
 def initial_image(content: torch.Tensor, config: StyleConfig) -> torch.Tensor:
-    """The starting picture: the content image, or uniform noise drawn from `config.seed`."""
-    if config.init == "content":
+    """The starting picture: the content image, or uniform noise drawn from `config.seed` (a draft comes as
+    the first scale's start picture, `draft_starts`; without one the photo)."""
+    if config.init in ("content", "draft"):
         return content.detach().clone()
     generator = torch.Generator().manual_seed(config.seed)  # on the CPU, so every device draws the same noise
     return torch.rand(content.shape, generator=generator).to(content.device)
@@ -189,7 +207,6 @@ def stylize_batch(
     contents = [open_image(content) for content in contents]
     styles = [[open_image(image) for image in own] for own in styles]
     pictures = [None if start is None else open_image(start) for start in starts or [None] * len(contents)]
-    cadence = Cadence(config)
     hold = config.hold_memory and device.type == "cpu"
     if hold:
         allocator.hold()
@@ -197,6 +214,11 @@ def stylize_batch(
     full_shape = fitted_size(contents[0].size, config.size, config.aspect)[::-1]  # (H, W) of the last scale
     done = 0
     try:
+        if config.init == "draft" and all(picture is None for picture in pictures):
+            pictures, frames, note = draft_starts(contents, styles, config)
+            yield [Step(iteration=0, total=config.total_steps, elapsed=time.perf_counter() - started,
+                        losses=Losses(*[math.nan] * 4), image=frame, note=note) for frame in frames]
+        cadence = Cadence(config)
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
             sketching = config.coarse_sketch and size != config.size
             scale = _Scale(net, contents, styles, config, size, budget // len(contents), device)

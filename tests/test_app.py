@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from gradio_client import Client, handle_file
+from studio import controls
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SMALL = {"size": 64, "steps": 20, "preview_every": 4}
@@ -38,11 +39,11 @@ def test_defaults_come_from_the_engine_config_fitted_to_the_machine(app_module):
     from studio.server import CPU_BUDGET, engine
 
     def config_of(preset):
-        return app_module.make_config(dict(zip(app_module.NAMES, app_module.apply_preset(preset))))
+        return controls.make_config(dict(zip(controls.NAMES, controls.apply_preset(preset))))
 
     default = engine().default
     assert config_of("default") == default
-    assert config_of("seed") == app_module.PRESETS["seed"].replace(precision=default.precision,
+    assert config_of("seed") == controls.PRESETS["seed"].replace(precision=default.precision,
                                                                    preview_seconds=default.preview_seconds)
     assert default.preview_seconds > 0  # a frame every second or two, whatever the size
     if engine().device.type == "cpu":  # the default picture fits the time people wait
@@ -111,10 +112,10 @@ def test_absurd_settings_come_back_as_readable_errors(client, settings, words):
 def test_non_finite_settings_are_refused_before_a_run(app_module):
     import gradio as gr
 
-    values = dict(zip(app_module.NAMES, app_module.apply_preset("preview")))
+    values = dict(zip(controls.NAMES, controls.apply_preset("preview")))
     values["log_beta"] = float("nan")  # JSON clients cannot even send this, but Python callers can
     with pytest.raises(gr.Error, match="style_weight must be a finite number"):
-        app_module.make_config(values)
+        controls.make_config(values)
 
 
 def test_a_file_that_is_not_an_image_is_refused_and_the_server_keeps_serving(client, tmp_path):

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from gradio_client import Client, handle_file
+from studio import room
 from tests.pictures import smooth_picture
 
 SETTINGS = {"size": 64, "steps": 10, "preview_every": 5, "alpha": 10, "log_beta": 3, "quick_start": False}
@@ -27,7 +28,7 @@ SETTINGS = {"size": 64, "steps": 10, "preview_every": 5, "alpha": 10, "log_beta"
 def line(app_module, monkeypatch):
     """The app's fair line set to one run at a time and twelve waiting, as a small workshop server; the
     refusals it gives are kept in `line.refusals`."""
-    gate = app_module.GATE
+    gate = room.GATE
     slots, length = gate.slots, gate.line
     gate.configure(slots=1, line=12)
     gate.refusals = []
@@ -172,7 +173,7 @@ def test_one_greedy_user_cannot_push_the_room_back(app_server, line, tmp_path):
 ])
 def test_no_file_outside_the_apps_own_can_be_read(app_server, app_module, target):
     root = os.path.dirname(os.path.abspath(app_module.__file__))
-    path = target.format(root=root, results=app_module.RESULTS)
+    path = target.format(root=root, results=room.RESULTS)
     for route in ("/gradio_api/file=", "/file=", "/gradio_api/file/"):
         request = urllib.request.Request(app_server.rstrip("/") + route + urllib.parse.quote(path, safe="%/"))
         try:
@@ -209,15 +210,15 @@ def test_memory_stays_flat_over_fifty_runs(app_server, tmp_path):
 
 
 def test_old_result_files_are_removed_as_new_ones_come(app_module):
-    app_module.RESULTS.mkdir(parents=True, exist_ok=True)
-    old, recent = app_module.RESULTS / "tee-style-old.png", app_module.RESULTS / "tee-style-recent.png"
+    room.RESULTS.mkdir(parents=True, exist_ok=True)
+    old, recent = room.RESULTS / "tee-style-old.png", room.RESULTS / "tee-style-recent.png"
     for path in (old, recent):
         path.write_bytes(b"png")
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
-    before = set(app_module.RESULTS.iterdir())
-    app_module.save_result(Image.new("RGB", (8, 8)))
-    added = set(app_module.RESULTS.iterdir()) - before
+    before = set(room.RESULTS.iterdir())
+    room.save_result(Image.new("RGB", (8, 8)))
+    added = set(room.RESULTS.iterdir()) - before
     assert not old.exists() and recent.exists() and len(added) == 1
     for path in (recent, *added):
         path.unlink()

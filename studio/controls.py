@@ -1,0 +1,191 @@
+"""The page's settings: the CONTROLS table (each setting described once), its components, and the page's
+values turned into an engine config, with messages for the person instead of tracebacks."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+
+from nst_core import PRESETS, StyleConfig
+from nst_core.config import COLOURS, POOLINGS
+from nst_core.export import PRINT_PRESETS
+from nst_core.printing import FINAL_STEPS
+
+from .server import engine
+
+DEFAULTS = PRESETS["default"]
+LR_FOR = {"lbfgs": DEFAULTS.lr, "adam": PRESETS["adam"].lr}
+MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
+SHAPES = {"photo": ("the photo's", 0.0)} | {name: (f"{name} {w}×{h}", w / h) for name, (w, h) in PRINT_PRESETS.items()}
+log = logging.getLogger("tee-style-studio")
+
+
+def _naming(component: type, control, payload):
+    """`component`'s own preprocessing, with an out-of-range message (from an API call) that names the control."""
+    try:
+        return component.preprocess(control, payload)
+    except gr.Error as error:
+        raise refusal(f"{control.label}: {error.message}") from None
+
+
+class Slider(gr.Slider):
+    """A slider whose out-of-range message names it (the page cannot send one; an API call can)."""
+
+    is_template = True  # drawn by the browser as the ordinary Slider
+
+    def preprocess(self, payload):
+        return _naming(gr.Slider, self, payload)
+
+
+class Number(gr.Number):
+    """A number box whose out-of-range message names it."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return _naming(gr.Number, self, payload)
+
+
+class PictureUpload(gr.Image):
+    """An image upload handed over as the uploaded file, unopened: nst_core reads any mode, applies EXIF,
+    refuses bombs, and says in plain words what is wrong with a bad file."""
+
+    is_template = True  # drawn by the browser as the ordinary Image component
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return payload.path
+        return super().preprocess(payload)
+
+
+def _log10(value: float) -> float:
+    return round(math.log10(value), 2)
+
+
+@dataclass(frozen=True)
+class Control:
+    """One setting on the page: its API name, the config field it sets, and its component."""
+
+    name: str
+    field: str
+    make: Callable[[StyleConfig], gr.components.Component]  # the component, showing a config's value
+    to_config: Callable = float  # the page's value as the field's
+    from_config: Callable = lambda value: value  # the field's value as the page's
+
+
+# Every setting, once: the page's sliders, the presets and the engine's config all come from this table.
+CONTROLS = (
+    Control("alpha", "content_weight", lambda c: Slider(
+        0, 10, c.content_weight, step=0.05, label="Keep the photo", info="how much of the photo stays (α)")),
+    Control("log_beta", "style_weight", lambda c: Slider(
+        3, 9, _log10(c.style_weight), step=0.1, label="Paint strength",
+        info="6 is balanced; each step up paints ten times harder (log₁₀ β)"),
+        to_config=lambda value: 10.0 ** float(value), from_config=_log10),
+    Control("lr", "lr", lambda c: Slider(
+        0.001, 2, c.lr, step=0.001, label="Step size", info="1 for the fast method; 0.003 to 0.05 for the smooth one")),
+    Control("steps", "steps", lambda c: Slider(10, 3000, c.steps, step=10, label="Steps",
+                                                info="more steps: a more finished picture, a longer wait"),
+            to_config=int),
+    Control("size", "size", lambda c: Slider(64, MAX_LIVE_SIZE, c.size, step=16, label="Size (longest side, px)"),
+            to_config=int),
+    Control("optimizer", "optimizer", lambda c: gr.Radio(
+        [("fast (L-BFGS)", "lbfgs"), ("smooth (Adam)", "adam")], value=c.optimizer, label="Method"), to_config=str),
+    Control("init", "init", lambda c: gr.Radio(
+        [("the photo", "content"), ("noise", "noise")], value=c.init, label="Start from"), to_config=str),
+    Control("tv", "tv_weight", lambda c: Slider(0, 100, c.tv_weight, step=0.5, label="Smoothing")),
+    Control("seed", "seed", lambda c: Number(c.seed, precision=0, minimum=0, label="Seed (for a noise start)"),
+            to_config=int),
+    Control("preview_every", "preview_every", lambda c: Slider(
+        1, 100, c.preview_every, step=1, label="Preview every N steps"), to_config=int),
+    Control("preview_seconds", "preview_seconds", lambda c: Slider(
+        0, 30, c.preview_seconds, step=0.5, label="…and at least every N seconds", info="0: by steps only")),
+    Control("style_scale", "style_scale", lambda c: Slider(
+        0.25, 2, c.style_scale, step=0.05, label="Brush size", info="larger: bigger brush strokes")),
+    Control("pooling", "pooling", lambda c: gr.Radio(list(POOLINGS), value=c.pooling, label="Pooling"), to_config=str),
+    Control("colour", "colour", lambda c: gr.Radio(
+        list(COLOURS), value=c.colour, label="Colours",
+        info="style: the painting's · luminance / keep: the photo's · histogram: the painting in the photo's palette"),
+        to_config=str),
+)
+NAMES = tuple(control.name for control in CONTROLS)
+# Inputs that are not a preset's recipe, with the values an API call that leaves them out gets.
+EXTRAS = {"blend": 0.5, "second_style": None, "quick_start": True, "shape": "photo"}
+PRINT_INPUTS = {"print_name": "tee", "custom_size": "2000x2000", "final_steps": FINAL_STEPS, "colours": 0,
+                "transparent": False, "sixteen_bits": False, "approved": None}
+OPTIONAL = EXTRAS | PRINT_INPUTS
+
+
+def taking(*names: str):
+    """Give a generator handler `(*values, request)` the named parameters `names`: gradio names the API's
+    parameters after its signature, and the handler reads them as one tuple, its own parameters after."""
+    def wrap(handler):
+        hints = typing.get_type_hints(handler)  # gradio finds gr.Request by its class, not its name
+        own = [parameter.replace(annotation=hints.get(parameter.name, parameter.annotation),
+                                 kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+               for parameter in inspect.signature(handler).parameters.values()
+               if parameter.kind is not inspect.Parameter.VAR_POSITIONAL]
+        named = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                   default=OPTIONAL.get(name, inspect.Parameter.empty)) for name in names]
+
+        @functools.wraps(handler)
+        def call(*arguments):
+            values, rest = arguments[:len(names)], arguments[len(names):]
+            yield from handler(*values, **{parameter.name: value for parameter, value in zip(own, rest)})
+
+        call.__signature__ = inspect.Signature(named + own)
+        return call
+    return wrap
+
+
+def make_config(settings: dict, shape: str = "photo", styles: int = 1, blend: float = 0.5) -> StyleConfig:
+    """The page's settings as an engine config; a bad value becomes a message on the page."""
+    try:
+        if int(settings["size"]) > MAX_LIVE_SIZE:
+            raise ValueError(f"size must be at most {MAX_LIVE_SIZE} px for painting in the browser "
+                             f"(print sizes are in the Print section), got {settings['size']}")
+        fields = {control.field: control.to_config(settings[control.name]) for control in CONTROLS}
+        return engine().default.replace(
+            **fields, aspect=SHAPES[shape or "photo"][1],
+            style_blend=(1.0 - float(blend), float(blend)) if styles == 2 else ())
+    except (TypeError, ValueError, OverflowError, KeyError) as error:
+        raise refusal(f"Please check the settings: {error}") from None
+
+
+def apply_preset(name: str) -> list:
+    """The controls set to a preset's values, fitted to this machine (the default preset's size and steps, and
+    every preset's frame cadence)."""
+    default = engine().default
+    config = default if name == "default" else PRESETS[name].replace(preview_seconds=default.preview_seconds)
+    return [control.from_config(getattr(config, control.field)) for control in CONTROLS]
+
+
+def refusal(message: str) -> gr.Error:
+    """A message for the person, and one line in the server's log: a bad upload or setting is not a server
+    error, so no traceback."""
+    log.info("refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
+def _readable(error: Exception, *uploads) -> gr.Error:
+    """The engine's message for the page, the uploads' server paths replaced by what they are."""
+    message = str(error)
+    for path, name in zip(uploads, ("the photo", "the painting", "the second painting", "the approved picture")):
+        if path:
+            message = message.replace(str(path), name)
+    return refusal(message)
+
+
+def _inputs(values: dict) -> tuple[str, list[str], StyleConfig]:
+    content, style, second = values["content"], values["style"], values.get("second_style")
+    if not content or not style:
+        raise refusal("Please give both a photo and a painting (upload them or pick from the examples).")
+    styles = [style, second] if second else [style]
+    config = make_config(values, values.get("shape"), len(styles), values.get("blend", 0.5))
+    return content, styles, config

@@ -1,0 +1,90 @@
+"""Where the server's runs go and what they leave: the fair line, the print jobs, the result files, and
+the runs themselves, in this process (on ZeroGPU, inside the GPU worker) or on a Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+try:  # ZeroGPU (app.py imports it first, before anything touches CUDA)
+    import spaces
+except ImportError:  # off a Space, or a Space without ZeroGPU
+    spaces = None
+
+import gradio as gr
+
+from nst_core import StyleConfig, stylize
+from nst_core.config import coarse_start
+from nst_core.images import open_image
+
+from .executors import RayCluster
+from .gate import Gate
+from .jobs import PrintJobs
+from .server import engine
+from .workshop import Workshop
+
+RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
+RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
+PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a day after their job ended
+WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
+CLUSTER: RayCluster | None = None  # set by --ray: runs paint on a Ray cluster's workers
+# The fair line for live runs: NST_CONCURRENCY runs at once (default 1; 2 when NST_DEVICE names a GPU).
+GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
+
+
+def live_steps(content: str, styles: list[str], config: StyleConfig, quick_start: bool):
+    """A live run's steps: batched with the room's other runs in workshop mode, else a run of its own."""
+    config = coarse_start(config) if quick_start else config
+    if WORKSHOP is not None and len(styles) == 1 and not config.aspect:
+        return WORKSHOP.stylize(content, styles[0], config)
+    return execute(content, styles, config)
+
+
+def execute(content, styles, config: StyleConfig, start=None):
+    """A run's steps from where runs execute: the Ray cluster's workers with --ray, else this process."""
+    if CLUSTER is not None:
+        return CLUSTER.stream(content, styles, config, start)
+    return run_steps(content, styles, config, start)
+
+
+def run_steps(content, style, config: StyleConfig, start=None):
+    """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
+    yield from stylize(content, style, config, backbone=engine().backbone, device=engine().device, start=start)
+
+
+def gpu_seconds(content, style, config: StyleConfig, start=None) -> int:
+    """ZeroGPU time to ask for: the cost model's estimate with room to spare."""
+    return int(min(300, 15 + 2 * engine().countdown(config, open_image(content).size).total))
+
+
+if spaces is not None:
+    run_steps = spaces.GPU(duration=gpu_seconds)(run_steps)
+
+
+def result_name(content: str, style: str, suffix: str = "") -> str:
+    """A download's file name a person recognises: the photo's and the painting's names."""
+    stems = [Path(str(path)).stem.replace(" ", "_")[:24] or "picture" for path in (content, style)]
+    return f"{stems[0]}-in-the-style-of-{stems[1]}{suffix}.png"
+
+
+def save_result(picture, name: str = "picture.png") -> gr.DownloadButton:
+    """The picture as a full-resolution PNG behind a download button, under a name that says what it is."""
+    prune_results()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"tee-style-{uuid.uuid4().hex[:6]}-{name}"
+    picture.save(path)
+    return gr.DownloadButton(f"Download PNG ({picture.width}×{picture.height})", value=str(path), visible=True)
+
+
+def prune_results() -> None:
+    """Remove result files older than RESULT_LIFETIME, so a server that runs for weeks does not fill its disk."""
+    cutoff = time.time() - RESULT_LIFETIME
+    for path in RESULTS.glob("tee-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:  # another run's prune got there first
+            pass
