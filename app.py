@@ -21,8 +21,9 @@ from nst_core.printing import FINAL_STEPS
 from studio import room
 from studio.controls import CONTROLS, DEFAULTS, LR_FOR, NAMES, SHAPES, PictureUpload, Slider, apply_preset
 from studio.costs import in_words, plan
+from studio.drafts import chosen, drafts, title
 from studio.executors import RayCluster
-from studio.painting import TERMS, estimate_line, paint, refuse_second_paint, stop
+from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
 from studio.printing import fetch_print, open_print, print_estimate, render_print
 from studio.room import GATE
 from studio.server import TYPICAL_PHOTO, engine
@@ -30,8 +31,44 @@ from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")
-PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "wave.jpg", "udnie.jpg")
 log = logging.getLogger("tee-style-studio")
+SERVER_CHECK_SECONDS = 3.0
+# Runs in the browser: when the server stops answering, the last status would otherwise stay on screen for ever.
+SERVER_CHECK = """async () => {
+  const banner = document.querySelector('#offline');
+  const root = (window.gradio_config && window.gradio_config.root) || window.location.pathname.replace(/\\/$/, '');
+  let answered = false;
+  try {
+    answered = (await fetch(root + '/gradio_api/app_id', {cache: 'no-store', signal: AbortSignal.timeout(2500)})).ok;
+  } catch (error) {}
+  if (!banner) return;
+  if (answered) { banner.innerHTML = ''; return; }
+  const id = (document.querySelector('#print-id textarea, #print-id input') || {}).value || '';
+  banner.innerHTML = '<div class="offline">The server stopped answering: nothing is being painted now.' +
+    (id ? ' Your print id is <b>' + id.replace(/[^0-9a-z]/gi, '') + '</b>: fetch it once the server is back.' : '') +
+    ' This page checks again every few seconds.</div>';
+}"""
+
+
+def try_paintings(content: str | None, painting: str | None = None) -> list[tuple]:
+    """The photo drafted in each example painting and in `painting` (an upload), as (picture, name) pairs."""
+    return drafts(content, painting, [ASSETS / name for name in PAINTINGS])
+
+
+def choose_painting(uploaded: str | None, selection: gr.SelectData) -> str:
+    """The painting whose draft was clicked."""
+    return chosen(selection, uploaded, [ASSETS / name for name in PAINTINGS])
+
+
+def fit_to_machine(page: gr.Blocks) -> None:
+    """The settings' starting values made this machine's default picture (size, steps, start, precision...)
+    before launch: the page opens with them, and an API call that leaves a setting out paints what the
+    page paints (gradio gives a left-out parameter its component's starting value)."""
+    default = engine().default
+    found = {block.elem_id: block for block in page.blocks.values() if getattr(block, "elem_id", None)}
+    for control in CONTROLS:
+        found[f"control-{control.name}"].value = control.from_config(getattr(default, control.field))
 
 
 def open_page(request: gr.Request):
@@ -55,10 +92,13 @@ def build_demo() -> gr.Blocks:
                                           sources=["upload", "clipboard"], height=190, elem_id="style")
                 with gr.Row():
                     photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
-                                        columns=3, height=76, allow_preview=False, buttons=[], elem_id="photos")
-                    paintings = gr.Gallery([str(ASSETS / name) for name in PAINTINGS], label="Example paintings",
-                                           columns=3, height=76, allow_preview=False, buttons=[],
-                                           elem_id="paintings")
+                                        columns=3, height=84, allow_preview=False, buttons=[], elem_id="photos",
+                                        scale=1, min_width=150)
+                    looks = gr.Gallery([(str(ASSETS / name), title(name)) for name in PAINTINGS],
+                                       label="Your photo in each painting: click one to paint it", columns=6,
+                                       height=84, allow_preview=False, buttons=[], elem_id="looks", scale=2)
+                uploaded = PictureUpload(None, type="filepath", label="Painting to try", visible=False,
+                                         elem_id="uploaded")  # the painting uploaded last, beside the examples
                 shape = gr.Radio([(words, name) for name, (words, _) in SHAPES.items()], value="photo",
                                  label="Shape of the design", elem_id="shape")
                 with gr.Row():
@@ -70,19 +110,24 @@ def build_demo() -> gr.Blocks:
                                       info="default: finished picture · preview: quick look · "
                                            "seed: the original recipe")
                     components = {control.name: control.make(shown) for control in CONTROLS}
+                    for name, component in components.items():
+                        component.elem_id = f"control-{name}"  # found again by fit_to_machine, and by tests
                     second_style = PictureUpload(None, type="filepath", label="Second painting (optional)",
                                                  sources=["upload", "clipboard"], height=140, elem_id="style2")
                     blend = Slider(0, 1, 0.5, step=0.05, label="Blend (share of the second painting)")
                     quick_start = gr.Checkbox(True, label="Quick first look",
-                                              info="a half-size sketch first: a picture in a second or two")
+                                              info="when starting from the photo or noise: a half-size sketch "
+                                                   "first (a draft start shows its draft at once instead)")
                 with gr.Accordion("About this server", open=False, elem_id="about-section"):
                     about_line = gr.Markdown("", elem_id="about")
             with gr.Column(scale=6):
                 # A small picture fills its box (the file keeps its pixels); gradio 6 takes page CSS only in launch().
-                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; }</style>",
+                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; } .offline { "
+                        "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }</style>",
                         padding=False, elem_id="fit")
-                picture = gr.Image(label="Your design", type="pil", format="png", interactive=False,
+                picture = PictureUpload(label="Your design", type="filepath", format="png", interactive=False,
                                    buttons=["fullscreen"], height=430, elem_id="result")
+                gr.HTML("", elem_id="offline", padding=False)  # filled by SERVER_CHECK when the server is gone
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
@@ -125,12 +170,12 @@ def build_demo() -> gr.Blocks:
         extras = [blend, second_style, quick_start, shape]
         ui_only = {"api_visibility": "private", "queue": False}  # page conveniences, not API endpoints
         photos.select(_pick(PHOTOS), None, content, **ui_only)
-        paintings.select(_pick(PAINTINGS), None, style, **ui_only)
         preset.change(apply_preset, preset, controls, **ui_only)
         components["optimizer"].change(LR_FOR.get, components["optimizer"], components["lr"], **ui_only)
         shape.change(lambda name: name if name in PRINT_PRESETS else gr.skip(), shape, print_name, **ui_only)
         print_name.change(lambda name: gr.Textbox(visible=name == "custom"), print_name, custom_size, **ui_only)
-        timing = [content, components["size"], components["steps"], quick_start, shape, components["optimizer"]]
+        timing = [content, components["size"], components["steps"], quick_start, shape, components["optimizer"],
+                  components["init"]]
         for trigger in timing:
             trigger.change(estimate_line, timing, estimate, **ui_only)
         # The print's estimate follows its settings and the approved picture, but not every frame of a run.
@@ -140,9 +185,20 @@ def build_demo() -> gr.Blocks:
             event(print_estimate, print_timing, print_estimate_line, **ui_only)
         run.click(refuse_second_paint, None, None, trigger_mode="multiple", api_visibility="private",
                   concurrency_limit=None)  # queued: a warning reaches the page only through the queue
-        run.click(paint, [content, style, *controls, *extras], [picture, progress_line, plot, download],
-                  api_name="paint", show_progress_on=progress_line, concurrency_limit=None  # GATE keeps the line
-                  ).then(print_estimate, print_timing, print_estimate_line, **ui_only)
+        painting = dict(fn=paint, inputs=[content, style, *controls, *extras],
+                        outputs=[picture, progress_line, plot, download], show_progress_on=progress_line,
+                        concurrency_limit=None)  # GATE keeps the line
+        run.click(api_name="paint", **painting).then(print_estimate, print_timing, print_estimate_line, **ui_only)
+        # Try paintings: the photo drafted in each painting, refreshed with the photo or an upload, in a small
+        # group of its own so that drafts never wait behind live runs; a click paints that painting.
+        drafting = {"fn": try_paintings, "inputs": [content, uploaded], "outputs": looks, "concurrency_limit": 2,
+                    "concurrency_id": "drafts", "show_progress": "minimal"}
+        content.change(api_name="drafts", **drafting)
+        style.upload(lambda path: path, style, uploaded, **ui_only)
+        uploaded.change(api_visibility="private", **drafting)
+        looks.select(choose_painting, uploaded, style, **ui_only).then(
+            make_way, None, None, api_visibility="private", concurrency_limit=None).then(
+            api_visibility="private", **painting)
         print_outputs = [picture, print_status, tee, mug, print_download, print_id]
         render.click(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
                                     transparent, sixteen_bits, picture],  # the picture on the page: the approved one
@@ -155,9 +211,11 @@ def build_demo() -> gr.Blocks:
         # picture so far and its download); a closed tab or an API job.cancel() still cancels the event.
         stop_button.click(stop, print_id, None, api_visibility="private", concurrency_limit=None)
         demo.load(open_page, None, [*controls, about_line, print_id], **ui_only).then(
-            estimate_line, timing, estimate, **ui_only).then(
-            open_print, print_id, print_outputs,
-            api_visibility="private")
+            estimate_line, timing, estimate, **ui_only).then(api_visibility="private", **drafting).then(
+            open_print, print_id, print_outputs, api_visibility="private",
+            concurrency_limit=None)  # watching a print holds up nobody else's page
+        # In the browser, every few seconds: is the server still there? A page whose server is gone says so.
+        gr.Timer(SERVER_CHECK_SECONDS).tick(None, None, None, js=SERVER_CHECK)
     return demo
 
 
@@ -207,6 +265,7 @@ def main() -> None:
     # Gradio's own queue only passes jobs on (the line above keeps the order and says who waits); its
     # limit is roomier than the line's so a burst hears the line's message, with the number waiting.
     demo.queue(max_size=2 * (args.queue_size + slots), default_concurrency_limit=1)
+    fit_to_machine(demo)
     demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)))
 
 

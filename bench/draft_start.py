@@ -46,7 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--pairs", type=int, default=len(PAIRS))
+    parser.add_argument("--pairs", type=int, nargs="+", default=range(len(PAIRS)), help="which pairs (0-based)")
+    parser.add_argument("--no-quick-look", action="store_true", help="only the photo start and the draft start")
     parser.add_argument("--out", default="bench-draft-start")
     args = parser.parse_args()
     out = Path(args.out)
@@ -55,12 +56,14 @@ def main() -> None:
     base = StyleConfig(size=args.size, steps=args.steps, preview_every=5)
     variants = {"the photo": base, "the photo, quick first look": coarse_start(base.replace(preview_every=10)),
                 "the draft": base.replace(init="draft")}
+    if args.no_quick_look:
+        del variants["the photo, quick first look"]
     checkpoints = [c for c in CHECKPOINTS if c <= args.steps]
     print(f"{backbone.description}; {args.size} px, {args.steps} iterations at full size\n")
     print("| pair | start | first frame (s) | " + " | ".join(f"objective at {c}" for c in checkpoints)
           + " | iterations to the photo start's end |")
     print("|---|---|---|" + "---|" * len(checkpoints) + "---|")
-    for photo, painting in PAIRS[:args.pairs]:
+    for photo, painting in (PAIRS[index] for index in args.pairs):
         results = {name: run(ASSETS / photo, ASSETS / painting, config, backbone) for name, config in variants.items()}
         goal = results["the photo"][0][-1][2]
         for name, (points, first, _) in results.items():

@@ -1,17 +1,20 @@
-"""The person waiting, measured: the default picture and a small print through the launched studio.
+"""The person waiting, measured: the drafts, the default picture and a small print through the launched studio.
 
     python -m bench.journey
 
-Launches app.py on loopback with this machine's defaults (as `python app.py` would), paints the
-default picture with gradio_client as the page does, and reports the estimate shown before Paint
-against the truth, the time to the first frame, the longest gap between frames, the whole wait and
-how far the "time left" was off from 20 % of the run on; then a small print refined from that picture,
-with its estimate, its wait, and how close it is to the approved picture (mean difference, SSIM).
+Launches app.py on loopback with this machine's defaults (as `python app.py` would); asks for the
+drafts gallery of a photo (five example paintings and an upload) as the page does when a photo is
+chosen; paints the default picture with gradio_client, leaving size and steps to the server as the
+page does, and reports the estimate shown before Paint against the truth, the time to the first frame
+(the draft) and to the first painted one, the longest gap between frames, the whole wait and how far
+the "time left" was off from 20 % of the run on; then a small print refined from that picture, with
+its estimate, its wait, and how close it is to the approved picture (mean difference, SSIM).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import time
@@ -23,6 +26,7 @@ from PIL import Image
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PHOTO, PAINTING = ASSETS / "chelsea.png", ASSETS / "starry_night.jpg"
+UPLOAD = ASSETS / "tee_mockup.png"  # a picture no example is: the gallery's sixth, with a style vector of its own
 
 
 def seconds_in(text: str) -> float | None:
@@ -53,7 +57,7 @@ def report(name: str, estimate: float, frames: list[float], lefts: list[tuple[fl
     worst = int(np.argmax(gaps))
     off = [abs(now + left - total) / total for now, left in lefts if now >= 0.2 * total]
     print(f"{name}: estimate before {estimate:.0f} s, took {total:.1f} s ({estimate / total:.2f}x); "
-          f"first frame {frames[0]:.2f} s; longest gap {gaps.max():.2f} s (ending at {frames[worst]:.1f} s); "
+          f"first frame {frames[0]:.2f} s, the next {frames[1] if len(frames) > 1 else math.nan:.2f} s; longest gap {gaps.max():.2f} s (ending at {frames[worst]:.1f} s); "
           f"frames {len(frames)}; "
           f"time left off by at most {100 * max(off, default=0):.0f} % from 20 % of the run on")
 
@@ -67,7 +71,7 @@ def main() -> None:
 
     import app
     from bench.app_frames import launch
-    from nst_core.config import coarse_start
+    from studio.controls import live_config
     from studio.server import engine
 
     server = engine()
@@ -84,12 +88,17 @@ def main() -> None:
     client = Client(launch(app.demo), verbose=False)
     default = server.default
     photo_size = Image.open(PHOTO).size
-    estimate = server.countdown(coarse_start(default), photo_size).total
-    print(f"default picture: {default.size} px, {default.steps} steps, {default.precision}")
+    estimate = server.countdown(live_config(default, True), photo_size).total
+    print(f"default picture: {default.size} px, {default.steps} steps, start {default.init}, {default.precision}")
+
+    for photo in (PHOTO, ASSETS / "astronaut.png", ASSETS / "coffee.png"):
+        started = time.perf_counter()
+        gallery = client.predict(content=handle_file(str(photo)), painting=handle_file(str(UPLOAD)),
+                                 api_name="/drafts")
+        print(f"drafts gallery of {photo.name}: {len(gallery)} drafts in {time.perf_counter() - started:.2f} s")
 
     started = time.perf_counter()
-    job = client.submit(content=handle_file(str(PHOTO)), style=handle_file(str(PAINTING)), size=default.size,
-                        steps=default.steps, api_name="/paint")
+    job = client.submit(content=handle_file(str(PHOTO)), style=handle_file(str(PAINTING)), api_name="/paint")
     frames, lefts, last = follow(job, started)
     report("paint", estimate, frames, lefts, time.perf_counter() - started)
     approved = last[0]

@@ -16,7 +16,7 @@ from .config import StyleConfig
 from .devices import resolve_device
 from .fastpaths import STYLE_CACHE, TunedNet
 from .graphs import Replay
-from .images import ImageLike, fitted_size, load_image, open_image, to_pil
+from .images import MIN_SIDE, ImageLike, fitted_size, load_image, open_image, to_pil
 from .memory import GIB, available_bytes, choose_tile, lbfgs_history
 from .optim import make_optimizer
 from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
@@ -185,8 +185,8 @@ def stylize_batch(
 
     The network sees the whole batch; each picture keeps its own targets, optimiser state, step size
     and divergence guard. The photos must come out one shape at each scale (the workshop groups them
-    so). A report is the picture's Step; None while a picture that diverged before its first good
-    preview starts over; a DivergenceError, from then on, for a picture that kept diverging (the
+    so). A report is the picture's Step; None while a picture has no finite objective yet (not even
+    its starting picture's); a DivergenceError, from then on, for a picture that kept diverging (the
     rest carry on).
     """
     if len(contents) != len(styles) or not contents:
@@ -221,6 +221,9 @@ def stylize_batch(
         cadence = Cadence(config)
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
             sketching = config.coarse_sketch and size != config.size
+            if sketching and min(fitted_size(contents[0].size, size, config.aspect)) < MIN_SIDE:
+                done += steps  # a quick look too thin for the network (a strip): the size asked for goes first
+                continue
             scale = _Scale(net, contents, styles, config, size, budget // len(contents), device)
             for preview in scale.run(steps, pictures, cadence):
                 views = preview.views
@@ -316,19 +319,27 @@ class _Scale:
         history = lbfgs_history(self.height, self.width, self.budget)
         graphed = self.device.type == "cuda" and not self.tiles  # the tiled objective loops over tiles in Python
         optimizer = make_optimizer(image, config.optimizer, image.new_full((batch,), config.lr), history, graphed)
-        first_total = image.new_full((batch,), math.nan)  # the objective of the starting picture
+        # The guard keeps only pictures whose objective it has seen: the terms of an iteration describe the
+        # picture before its step, so that picture is kept beside them (keeping the picture after the step
+        # kept one never evaluated, and a recovery went back to the very picture that had diverged).
+        evaluated = torch.zeros_like(image, requires_grad=False)  # the picture the latest terms describe
+        start_terms = image.new_full((4, batch), math.nan)  # the starting picture's terms, from the first iteration
+        started = torch.zeros((), dtype=torch.bool, device=self.device)
 
         def iteration() -> torch.Tensor:
             image.grad = None
             terms = self._evaluate(image)  # (4, B), of the picture before this step
+            with torch.no_grad():
+                evaluated.copy_(image)
+                start_terms.copy_(torch.where(started, start_terms, terms))
+                started.fill_(True)
             optimizer.step(image, image.grad)
             with torch.no_grad():
                 image.clamp_(0, 1)  # pixels stay in the printable range
-                first_total.copy_(torch.where(first_total.isnan(), terms[3], first_total))
             return terms
 
         iterate = Replay(iteration, self.device, enabled=graphed)
-        self.last_good = image.detach().clone()
+        self.last_good = image.detach().clone()  # the starting picture: good once its objective is seen finite
         good_terms = image.new_zeros(4, batch)
         best = image.new_full((batch,), math.inf)
         has_good = torch.zeros(batch, dtype=torch.bool, device=self.device)
@@ -344,12 +355,14 @@ class _Scale:
                     continue
                 with torch.no_grad():
                     total = terms[3]
-                    best = torch.minimum(best, first_total)
-                    bad = ~given_up & (~total.isfinite() | ~image.isfinite().flatten(1).all(1)
-                                       | (total > DIVERGENCE_RATIO * best))
-                    good = ~given_up & ~bad
+                    start = ~has_good & start_terms[3].isfinite()  # the starting picture is the first good one
+                    good_terms = torch.where(start, start_terms, good_terms)
+                    has_good |= start
+                    best = torch.fmin(best, start_terms[3])
+                    good = ~given_up & total.isfinite() & ~(total > DIVERGENCE_RATIO * best)
+                    bad = ~given_up & (~good | ~image.isfinite().flatten(1).all(1))  # or its step broke it
                     best = torch.where(good, torch.minimum(best, total), best)
-                    self.last_good = torch.where(good[:, None, None, None], image, self.last_good)
+                    self.last_good = torch.where(good[:, None, None, None], evaluated, self.last_good)
                     good_terms = torch.where(good, terms, good_terms)
                     has_good |= good
                     recoveries += bad
@@ -366,7 +379,7 @@ class _Scale:
                     if gave_up:
                         errors[index] = divergence_error(int(recovered), lr, config)
                     elif went_bad:
-                        notes[index] = recovery_note(count, lr)  # told with the picture's next frame
+                        notes[index] = recovery_note(lr, last)  # told with the picture's next frame
                     if errors[index] is not None or not good_yet:
                         reports.append(errors[index])
                         continue
@@ -419,12 +432,20 @@ def shown(picture: torch.Tensor, photo: torch.Tensor, config: StyleConfig) -> to
 
 
 def divergence_error(recoveries: int, lr: float, config: StyleConfig) -> DivergenceError:
-    return DivergenceError(f"the optimisation diverged {recoveries} times even at lr {lr:g}: "
-                           f"lower the learning rate (started at {config.lr:g}) or the style weight")
+    """The message of a run given up: it tells the step sizes really tried (`lr`: the last of them)."""
+    if recoveries > MAX_RECOVERIES:
+        return DivergenceError(f"the optimisation diverged {recoveries} times, the last at lr {lr:g} (it started at "
+                               f"{config.lr:g}, each retry {1 / RECOVERY_LR_FACTOR:g} times smaller): lower the "
+                               "learning rate or the style weight")
+    # No good picture at all by the end of a scale: the starting picture's objective was not finite either.
+    return DivergenceError(f"the objective was never finite, from the starting picture on (lr {config.lr:g} down "
+                           f"to {lr:g}): check the pictures and the weights, or lower the learning rate")
 
 
-def recovery_note(iteration: int, lr: float) -> str:
-    return f"the loss diverged at iteration {iteration}: back to the last good picture with lr {lr:g}"
+def recovery_note(lr: float, last: bool = False) -> str:
+    if last:
+        return "the loss diverged at the last step: the last good picture is kept"
+    return f"the loss diverged: back to the last good picture, with a smaller step (lr {lr:g})"
 
 
 def prepare_style(style: torch.Tensor, photo: torch.Tensor, config: StyleConfig) -> torch.Tensor:

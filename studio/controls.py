@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from nst_core import PRESETS, StyleConfig
-from nst_core.config import COLOURS, POOLINGS
+from nst_core.config import COLOURS, POOLINGS, coarse_start
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 
@@ -60,7 +60,9 @@ class PictureUpload(gr.Image):
     is_template = True  # drawn by the browser as the ordinary Image component
 
     def preprocess(self, payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+        if payload is None or not (payload.path or payload.url):  # an empty box (e.g. a picture still to come)
+            return None
+        if payload.path and not (payload.url or "").startswith("data:"):
             return payload.path
         return super().preprocess(payload)
 
@@ -98,7 +100,8 @@ CONTROLS = (
     Control("optimizer", "optimizer", lambda c: gr.Radio(
         [("fast (L-BFGS)", "lbfgs"), ("smooth (Adam)", "adam")], value=c.optimizer, label="Method"), to_config=str),
     Control("init", "init", lambda c: gr.Radio(
-        [("the photo", "content"), ("noise", "noise")], value=c.init, label="Start from"), to_config=str),
+        [("a draft in the painting's manner", "draft"), ("the photo", "content"), ("noise", "noise")],
+        value=c.init, label="Start from", info="the draft is the first picture you see, in a blink"), to_config=str),
     Control("tv", "tv_weight", lambda c: Slider(0, 100, c.tv_weight, step=0.5, label="Smoothing")),
     Control("seed", "seed", lambda c: Number(c.seed, precision=0, minimum=0, label="Seed (for a noise start)"),
             to_config=int),
@@ -158,11 +161,19 @@ def make_config(settings: dict, shape: str = "photo", styles: int = 1, blend: fl
         raise refusal(f"Please check the settings: {error}") from None
 
 
+def live_config(config: StyleConfig, quick_start: bool | None) -> StyleConfig:
+    """A live run's config: with the quick first look, a half-size sketch first, unless a draft leads (a
+    painted picture at once, and the loop goes on from it at full size: docs/performance.md)."""
+    return coarse_start(config) if quick_start in (True, None) and config.init != "draft" else config
+
+
 def apply_preset(name: str) -> list:
     """The controls set to a preset's values, fitted to this machine (the default preset's size and steps, and
-    every preset's frame cadence)."""
+    every preset's frame cadence); the studio's start (a draft) for all but the seed's own recipe."""
     default = engine().default
     config = default if name == "default" else PRESETS[name].replace(preview_seconds=default.preview_seconds)
+    if name not in ("default", "seed"):
+        config = config.replace(init=default.init)
     return [control.from_config(getattr(config, control.field)) for control in CONTROLS]
 
 

@@ -10,6 +10,7 @@ of a run corrects them (`learn`), so the estimates follow the machine as it is t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import threading
@@ -30,6 +31,9 @@ TILED_FACTOR = 2.0  # a tiled iteration against an untiled one of the same size 
 SETUP_ITERATIONS = 1.0  # loading, resizing and the targets of a scale, in iterations of that scale
 LEARNING_RATE = 0.3  # how far one measured run moves the model towards what it saw
 LEARN_FROM = 0.03  # megapixels (about 200x150): below, fixed costs dominate and a pace says little of larger ones
+CALIBRATION_ROUNDS = 3  # short runs per size at start-up; the median run counts
+PRIOR_ITERATIONS = 1.0  # at a scale just begun, the pace carried over from the scale before counts as this many
+PACE_HALF_LIFE = 30.0  # iterations: a scale's older measurements fade, so a pace that changes (a neighbour) is followed
 
 
 @dataclass(frozen=True)
@@ -88,21 +92,24 @@ class CostModel:
 
     @classmethod
     def calibrate(cls, backbone, device: torch.device, config: StyleConfig,
-                  sides: tuple[int, int] = (128, 256), steps: int = 5,
+                  sides: tuple[int, int] = (128, 256), steps: int = 5, rounds: int = CALIBRATION_ROUNDS,
                   paint: Callable[[Image.Image, StyleConfig], Iterator[Step]] | None = None) -> CostModel:
         """Measure the iteration time at two small sizes with `config`'s settings and fit the line through them.
 
+        The sizes take turns, `rounds` short runs each; a size's pace is the median over its runs of each
+        run's median iteration, so a neighbour busy during one run (or one iteration) cannot move the model.
         `paint(photo, config)` runs where the runs will (a cluster's worker); by default, `stylize` here."""
         photo = _calibration_photo()
         paint = paint or (lambda picture, probe: stylize(picture, picture, probe, backbone=backbone, device=device))
-        points = []
-        for side in sides:
-            probe = config.replace(size=side, steps=steps, preview_every=1, preview_seconds=0.0, scales=(),
-                                   scale_steps=(), coarse_sketch=False, aspect=0.0)
-            times = [step.elapsed for step in paint(photo, probe)]
-            pace = statistics.median(np.diff(times)) if len(times) > 1 else times[0]
-            points.append((plan(probe, photo.size)[0].megapixels, pace))
-        (small, fast), (large, slow) = points
+        probes = [config.replace(size=side, steps=steps, preview_every=1, preview_seconds=0.0, scales=(),
+                                 scale_steps=(), coarse_sketch=False, aspect=0.0) for side in sides]
+        paces: list[list[float]] = [[] for _ in probes]
+        for _ in range(rounds):
+            for probe, measured in zip(probes, paces):
+                times = [step.elapsed for step in paint(photo, probe)]
+                measured.append(statistics.median(np.diff(times)) if len(times) > 1 else times[0])
+        (small, fast), (large, slow) = [(plan(probe, photo.size)[0].megapixels, statistics.median(measured))
+                                        for probe, measured in zip(probes, paces)]
         per_megapixel = max(1e-6, (slow - fast) / (large - small))
         return cls(overhead=max(0.0, fast - per_megapixel * small), per_megapixel=per_megapixel)
 
@@ -119,34 +126,104 @@ class Countdown:
     scales after it by the model, corrected by how far the model was off here. Every scale's measured
     pace is handed to the model (`CostModel.learn`), so the next run's estimate is truer."""
 
-    def __init__(self, model: CostModel, scales: list[Scale]):
-        self.model, self.scales = model, scales
+    def __init__(self, model: CostModel, scales: list[Scale], sketch: bool = False):
+        self.model, self.scales, self.sketch = model, list(scales), sketch  # sketch: the scales before the last are a quick look
         self.ends = list(np.cumsum([scale.steps for scale in scales]))
-        self._anchor: tuple[int, int, float] | None = None  # (scale, iteration, elapsed) of its first step seen
-        self._pace: float | None = None  # measured seconds per iteration at the current scale
-        self._ratio = 1.0  # measured pace / model's prediction, at the latest scale measured
+        # Each scale's seconds per iteration as the model said at the start: the ratios measured against them
+        # stay true while `learn` moves the model during the run (measured against the moved model, a scale's
+        # slowness would count twice for the scales after it).
+        self._predicted = [model.iteration(scale) for scale in scales]
+        self._index: int | None = None  # the scale of the latest step
+        self._seen = (0, 0.0)  # (iteration, elapsed) of the latest step: the run starts at (0, 0)
+        self._seconds = self._iterations = 0.0  # measured at the current scale, older observations fading
+        self._ratio = 1.0  # measured pace / predicted pace, at the latest scale measured
         self.total = model.run(scales)  # the estimate before the run, in seconds
 
     def _scale_of(self, iteration: int) -> int:
         return next((index for index, end in enumerate(self.ends) if iteration <= end), len(self.ends) - 1)
 
     def update(self, step: Step) -> float:
-        """Seconds left after `step`."""
+        """Seconds left after `step`: the rest of its scale at the pace measured there, the scales after it
+        as predicted, times the ratio of measured to predicted pace.
+
+        The time since the step before is shared among the scales it spans in proportion to their predicted
+        work, so a scale's set-up and first iterations count towards its pace from its first step on
+        (measuring only from a scale's first step left its pace unknown there, and then took it from one
+        short interval). Until a scale has run a few iterations, the pace carried over from the scale
+        before weighs in too (PRIOR_ITERATIONS)."""
         index = self._scale_of(step.iteration)
-        if self._anchor is None or self._anchor[0] != index:
-            if self._anchor is not None and self._pace:
-                self.model.learn(self.scales[self._anchor[0]], self._pace)
-            self._anchor, self._pace = (index, step.iteration, step.elapsed), None
-        elif step.iteration > self._anchor[1]:
-            self._pace = (step.elapsed - self._anchor[2]) / (step.iteration - self._anchor[1])
-            self._ratio = self._pace / self.model.iteration(self.scales[index])
+        if self._index is not None and index != self._index:  # the scale before is over: the model learns its pace
+            self.model.learn(self.scales[self._index], self._pace(self._index))
+            self._seconds = self._iterations = 0.0
+        self._index = index
+        self._tiling(index, step.tile)
+        begun = self.ends[index] - self.scales[index].steps
+        seen, elapsed = self._seen
+        work = self._work(step.iteration) - self._work(seen)
+        here = min(work, self._work(step.iteration) - self._work(begun))  # the part of it at this scale
+        if step.iteration > seen and work > 0:
+            iterations = here / self._predicted[index]
+            fade = 0.5 ** (iterations / PACE_HALF_LIFE)
+            self._seconds = self._seconds * fade + (step.elapsed - elapsed) * here / work
+            self._iterations = self._iterations * fade + iterations
+            self._seen = step.iteration, step.elapsed
+        pace = self._pace(index)
+        self._ratio = pace / self._predicted[index]
         if step.done:
-            if self._pace:
-                self.model.learn(self.scales[index], self._pace)
+            self.model.learn(self.scales[index], pace)
             return 0.0
-        pace = self._pace or self._ratio * self.model.iteration(self.scales[index])
-        later = sum((scale.steps + SETUP_ITERATIONS) * self.model.iteration(scale) for scale in self.scales[index + 1:])
+        later = sum((scale.steps + SETUP_ITERATIONS) * predicted
+                    for scale, predicted in zip(self.scales[index + 1:], self._predicted[index + 1:]))
         return (self.ends[index] - step.iteration) * pace + self._ratio * later
+
+    def _pace(self, index: int) -> float:
+        """Seconds per iteration at scale `index`: what was measured there, with the pace carried over from
+        the scale before counted as PRIOR_ITERATIONS iterations of it."""
+        prior = self._ratio * self._predicted[index]
+        return (self._seconds + PRIOR_ITERATIONS * prior) / (self._iterations + PRIOR_ITERATIONS)
+
+    def _work(self, iteration: int) -> float:
+        """Predicted seconds from the start of the run to the end of `iteration`, the set-ups of its scale and
+        those before included."""
+        if iteration <= 0:
+            return 0.0
+        index = self._scale_of(iteration)
+        begun = self.ends[index] - self.scales[index].steps
+        before = sum((scale.steps + SETUP_ITERATIONS) * predicted
+                     for scale, predicted in zip(self.scales[:index], self._predicted[:index]))
+        return before + (SETUP_ITERATIONS + iteration - begun) * self._predicted[index]
+
+    def _tiling(self, index: int, tile: int) -> None:
+        """Take the engine's word on whether scale `index` is tiled (the plan guessed from the memory free
+        before the run); a scale tiled here means the larger ones after it are too."""
+        tiled, size = bool(tile), self.scales[index].megapixels
+        for later in range(index, len(self.scales)):
+            scale = self.scales[later]
+            if scale.tiled != tiled and (later == index or (tiled and scale.megapixels >= size)):
+                self.scales[later] = dataclasses.replace(scale, tiled=tiled)
+                self._predicted[later] *= TILED_FACTOR if tiled else 1 / TILED_FACTOR
+
+    def percent(self, step: Step) -> int:
+        """How much of the run's work is done after `step`, in per cent: the cost model's seconds, so a
+        print's last scale weighs what it costs, not its share of the steps."""
+        index = self._scale_of(step.iteration)
+        costs = [(scale.steps + SETUP_ITERATIONS) * self.model.iteration(scale) for scale in self.scales]
+        begun = self.ends[index] - self.scales[index].steps
+        done = sum(costs[:index]) + (SETUP_ITERATIONS + step.iteration - begun) * self.model.iteration(self.scales[index])
+        return min(100, int(100 * done / sum(costs))) if step.iteration else 0
+
+    def where(self, step: Step) -> str:
+        """The step in words: of the size asked for ("step 40 of 150"), after a half-size quick look
+        ("quick look"), or at a print's scale ("step 5 of 20 at 2048 px")."""
+        index = self._scale_of(step.iteration)
+        scale = self.scales[index]
+        begun = self.ends[index] - scale.steps
+        if len(self.scales) == 1 or (self.sketch and index == len(self.scales) - 1):
+            return f"step {step.iteration - begun} of {scale.steps}"
+        if self.sketch:
+            return "a quick look at half size first"
+        return f"step {step.iteration - begun} of {scale.steps} at {max(scale.width, scale.height)} px, " \
+               f"size {index + 1} of {len(self.scales)}"
 
 
 def in_words(seconds: float, about: bool = True) -> str:

@@ -117,6 +117,12 @@ class Gate:
                 heapq.heapreplace(free, free[0] + ahead.seconds)
             return free[0]
 
+    def work(self) -> list[float]:
+        """Seconds each run painting or waiting still needs (painting alone)."""
+        with self._changed:
+            now = time.monotonic()
+            return [self._left(ticket, now) for ticket in self._running] + [ticket.seconds for ticket in self._waiting]
+
     @staticmethod
     def _left(ticket: Ticket, now: float) -> float:
         if ticket.left is not None:

@@ -38,6 +38,8 @@ class Job:
     message: str = ""  # why it failed or was lost
     step: Step | None = None  # the newest frame while painting
     left: float | None = None  # seconds left while painting
+    note: str = ""  # why it is slower, while it is
+    countdown: object | None = None  # the run's studio.costs.Countdown, for how far it is, while painting
     files: dict[str, str] = field(default_factory=dict)  # "design", "tee", "mug" -> file name in `folder`
     cancelled: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)  # set on every update, for watchers
@@ -72,17 +74,22 @@ class PrintJobs:
         self._recover()
         threading.Thread(target=self._serve, name="nst-prints", daemon=True).start()
 
-    def start(self, title: str, estimate: float, work: Work) -> Job:
-        """A new job, queued behind the prints before it."""
+    def start(self, title: str, estimate: float, work: Work, countdown=None) -> Job:
+        """A new job, queued behind the prints before it; `countdown` (studio.costs.Countdown) says how far it is."""
         self.prune()
         job_id = uuid.uuid4().hex[:10]
-        job = Job(job_id, self.root / job_id, title, estimate)
+        job = Job(job_id, self.root / job_id, title, estimate, countdown=countdown)
         job.folder.mkdir(parents=True)
         job.save()
         with self._lock:
             self._jobs[job_id] = job
         self._queue.put((job, work))
         return job
+
+    def painting(self) -> Job | None:
+        """The job painting now, if any."""
+        with self._lock:
+            return next((job for job in self._jobs.values() if job.state == "painting"), None)
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, from memory or, after a restart, from its folder; None if unknown or pruned."""

@@ -11,14 +11,13 @@ import gradio as gr
 import pandas as pd
 
 from nst_core import DivergenceError, ImageError
-from nst_core.config import coarse_start
 from nst_core.images import open_image
 
 from .background import latest
-from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, refusal, taking
-from .costs import in_words
+from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, live_config, refusal, taking
+from .costs import Countdown, in_words
 from .gate import GateError
-from .room import GATE, PRINTS, live_steps, result_name, save_result
+from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, save_result, sharing
 from .server import TYPICAL_PHOTO, engine
 
 HEARTBEAT = 0.5  # seconds between a live run's updates when no frame is new, so Stop is heard at once
@@ -31,16 +30,19 @@ def paint(*values, request: gr.Request = None):
     """Paint the photo in the style of the painting, streaming (picture, status, loss plot, download) updates.
 
     The run first takes its place in the fair line (GATE) and reports its place and wait until its
-    turn. With `quick_start` the first previews are painted at half size, shown enlarged.
+    turn. A draft start shows the draft first; else, with `quick_start`, the first previews are painted
+    at half size, shown enlarged.
     """
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS), values))
     content, styles, config = _inputs(settings)
-    quick = settings["quick_start"] in (True, None)
+    config = live_config(config, settings["quick_start"])
     try:
         photo = open_image(content)  # decoded once: for the estimate and for the run
     except ImageError as error:
         raise _readable(error, content) from None
-    countdown = engine().countdown(coarse_start(config) if quick else config, photo.size)
+    countdown = engine().countdown(config, photo.size)
+    beside, why = beside_a_paint()
+    countdown.total = sharing(countdown.total, beside)  # what it will take beside a print that renders now
     person = getattr(request, "session_hash", None) or uuid.uuid4().hex
     try:
         ticket = GATE.join(person, seconds=countdown.total)
@@ -53,25 +55,28 @@ def paint(*values, request: gr.Request = None):
                 yield gr.skip(), "**stopped** while waiting in line; press Paint to join again.", gr.skip(), gr.skip()
                 return
             yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
-        with contextlib.closing(latest(live_steps(photo, styles, config, quick), heartbeat=HEARTBEAT)) as frames:
+        with contextlib.closing(latest(live_steps(photo, styles, config), heartbeat=HEARTBEAT)) as frames:
             for step in frames:
                 if ticket.stopped.is_set():
                     break
                 if step is None:  # no new frame yet: the time left ticks on, and Stop is heard here
-                    line = (status(shown[0], shown[1] - (time.monotonic() - shown[2]), countdown.total) if shown
+                    line = (status(shown[0], shown[1] - (time.monotonic() - shown[2]), countdown) if shown
                             else f"**starting**: the first picture comes in a moment; all of it takes "
-                                 f"{in_words(countdown.total)}")
+                                 f"{in_words(countdown.total)}" + (f" ({why})" if why else ""))
                     yield gr.skip(), line, gr.skip(), gr.skip()
                     continue
                 left = countdown.update(step)
                 shown = step, left, time.monotonic()
                 GATE.report(ticket, left)
-                history += [(step.iteration, name, getattr(step.losses, name)) for name in ("style", "content")]
-                plot = pd.DataFrame(history, columns=["step", "what", "loss"]).replace(TERMS)
                 picture = step.to_pil()
                 download = save_result(picture, result_name(content, styles[0])) if step.done else \
                     gr.DownloadButton(visible=False)
-                yield picture, status(step, left, countdown.total), plot, download
+                if step.iteration == 0:  # the draft: nothing measured yet
+                    yield picture, status(step, left, countdown), gr.skip(), download
+                    continue
+                history += [(step.iteration, name, getattr(step.losses, name)) for name in ("style", "content")]
+                plot = pd.DataFrame(history, columns=["step", "what", "loss"]).replace(TERMS)
+                yield picture, status(step, left, countdown), plot, download
         if ticket.stopped.is_set() and not (shown and shown[0].done):  # the run has ended: the picture so far it is
             kept = save_result(picture, result_name(content, styles[0])) if picture else gr.skip()
             yield gr.skip(), STOPPED, gr.skip(), kept
@@ -89,14 +94,16 @@ def in_line(ticket, estimate: float) -> str:
             f"then your picture takes {in_words(estimate)}")
 
 
-def status(step, left: float, estimate: float) -> str:
-    """The status line: how far, how long left, and how the estimate before the start compares."""
+def status(step, left: float, countdown: Countdown) -> str:
+    """The status line: how far (the share of the work, as the cost model weighs it), how long left, the
+    step of the size the person asked for, and at the end how the estimate before the start compares."""
     if step.done:
         line = (f"**done** in {in_words(step.elapsed, about=False)} "
-                f"(estimated {in_words(estimate, about=False)} before it started)")
+                f"(estimated {in_words(countdown.total, about=False)} before it started)")
+    elif step.iteration == 0:
+        line = f"**a draft** in the painting's manner; now painting it properly, {in_words(left)}"
     else:
-        line = (f"**painting** · {100 * step.iteration // step.total} % · {in_words(left)} left "
-                f"(step {step.iteration} of {step.total})")
+        line = f"**painting** · {countdown.percent(step)} % · {in_words(left)} left ({countdown.where(step)})"
     return line + (f"\n\nNote: {step.note}" if step.note else "")
 
 
@@ -107,6 +114,16 @@ def stop(print_id: str = "", request: gr.Request = None) -> None:
     PRINTS.cancel(print_id)
 
 
+def make_way(request: gr.Request = None) -> None:
+    """Before a run started by clicking another painting: this person's run so far stops (its picture is
+    kept) and leaves the line, so that the new one takes its place."""
+    person = getattr(request, "session_hash", None) or ""
+    GATE.stop(person)
+    waited = time.monotonic() + 5 * HEARTBEAT + 2  # a run hears Stop at its next update
+    while GATE.holds(person) and time.monotonic() < waited:
+        time.sleep(0.05)
+
+
 def refuse_second_paint(request: gr.Request = None) -> None:
     """A second press of Paint while a run waits or paints: say why nothing new starts."""
     person = getattr(request, "session_hash", None)
@@ -115,13 +132,15 @@ def refuse_second_paint(request: gr.Request = None) -> None:
                    "start another.")
 
 
-def estimate_line(content, size, steps, quick_start, shape, optimizer) -> str:
+def estimate_line(content, size, steps, quick_start, shape, optimizer, init) -> str:
     """Before Paint: how long the picture will take on this server."""
     try:
-        config = engine().default.replace(size=int(size), steps=int(steps), optimizer=optimizer,
+        config = engine().default.replace(size=int(size), steps=int(steps), optimizer=optimizer, init=init,
                                           aspect=SHAPES[shape or "photo"][1])
-        seconds = engine().countdown(coarse_start(config) if quick_start else config,
+        seconds = engine().countdown(live_config(config, quick_start),
                                      open_image(content).size if content else TYPICAL_PHOTO).total
     except (ValueError, TypeError, ImageError):
         return ""
-    return f"Takes {in_words(seconds)} on this server ({int(size)} px, {int(steps)} steps)"
+    beside, why = beside_a_paint()
+    return f"Takes {in_words(sharing(seconds, beside))} on this server ({int(size)} px, {int(steps)} steps" + (
+        f"; {why})" if why else ")")

@@ -16,7 +16,7 @@ from .controls import EXTRAS, NAMES, PRINT_INPUTS, SHAPES, StyleConfig, _inputs,
 from .costs import in_words
 from .jobs import Job
 from .painting import HEARTBEAT, status
-from .room import PRINTS, execute, result_name
+from .room import PRINTS, beside_a_print, execute, result_name, sharing
 from .server import engine
 
 PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
@@ -32,6 +32,8 @@ def _print_config(values: dict, base: StyleConfig) -> tuple[StyleConfig, object]
 
 def print_estimate(content, print_name, custom_size, final_steps, approved, shape) -> str:
     """Before Render print: how long it will take, from the approved picture or from the photo."""
+    if not content:
+        return "Choose a photo first."
     try:
         values = {"print_name": print_name, "custom_size": custom_size, "final_steps": final_steps,
                   "approved": approved}
@@ -40,7 +42,8 @@ def print_estimate(content, print_name, custom_size, final_steps, approved, shap
     except (ValueError, TypeError, ImageError, KeyError):
         return ""
     start = "refining the picture above" if approved else "painting from the photo (no approved picture yet)"
-    return f"Takes {in_words(seconds)} on this server, {start}"
+    beside, why = beside_a_print()
+    return f"Takes {in_words(sharing(seconds, beside))} on this server, {start}" + (f" ({why})" if why else "")
 
 
 @taking("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS)
@@ -56,6 +59,8 @@ def render_print(*values):
     except (ImageError, DoesNotFitError, ValueError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
     countdown = engine().countdown(config, photo.size)
+    beside, why = beside_a_print()
+    countdown.total = sharing(countdown.total, beside)
     width, height = print_size(settings["custom_size"] if settings["print_name"] == "custom" else
                                settings["print_name"])
 
@@ -70,7 +75,7 @@ def render_print(*values):
                               mockups=True)
         job.files = {"design": files.design.name, "tee": files.tee.name, "mug": files.mug.name}
 
-    job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work)
+    job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work, countdown)
     yield from watch(job)
 
 
@@ -87,10 +92,12 @@ def watch(job: Job):
         if job.ended:
             break
         step = job.step
-        if step is None:
+        if job.state == "waiting":
             line = f"waiting for the print before it ({in_words(job.estimate)} once it starts)"
+        elif step is None:
+            line = f"**starting**: the print's first picture comes in a moment; all of it takes {in_words(job.estimate)}"
         else:
-            line = status(step, job.left, job.estimate)
+            line = status(step, job.left, job.countdown) + (f"\n\n{job.note}" if job.note else "")
         preview = _shrunk(step.to_pil()) if step is not None and step is not shown else gr.skip()  # new frames only
         shown = step
         yield preview, f"{link}\n\n{line}", gr.skip(), gr.skip(), gr.skip(), job.id

@@ -17,7 +17,6 @@ except ImportError:  # off a Space, or a Space without ZeroGPU
 import gradio as gr
 
 from nst_core import StyleConfig, stylize
-from nst_core.config import coarse_start
 from nst_core.images import open_image
 
 from .executors import RayCluster
@@ -26,6 +25,7 @@ from .jobs import PrintJobs
 from .server import engine
 from .workshop import Workshop
 
+SHARED_SLOWDOWN = 2.0  # how much slower each of two runs goes while they share one device (measured: performance.md)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
 RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
 PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a day after their job ended
@@ -35,9 +35,30 @@ CLUSTER: RayCluster | None = None  # set by --ray: runs paint on a Ray cluster's
 GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
 
 
-def live_steps(content: str, styles: list[str], config: StyleConfig, quick_start: bool):
+def sharing(seconds: float, beside: list[float]) -> float:
+    """Seconds a run that takes `seconds` alone takes beside runs that still need `beside` seconds (alone) on
+    the same device: while two paint at once each goes SHARED_SLOWDOWN times slower, so the overlap costs
+    min(seconds, other) * (SHARED_SLOWDOWN - 1) more (docs/performance.md measures it)."""
+    return seconds + sum(min(seconds, other) for other in beside) * (SHARED_SLOWDOWN - 1)
+
+
+def beside_a_paint() -> tuple[list[float], str]:
+    """What paints beside a new live run on this device: the print rendering now (its seconds left), and why
+    the run is slower, in words."""
+    job = PRINTS.painting()
+    if CLUSTER is not None or job is None:  # a cluster's workers paint apart
+        return [], ""
+    return [job.left if job.left is not None else job.estimate], "slower while a print renders on this server"
+
+
+def beside_a_print() -> tuple[list[float], str]:
+    """What paints beside a new print: the live runs painting or waiting (their seconds left), and why."""
+    live = [] if CLUSTER is not None else GATE.work()
+    return live, "slower while live pictures paint on this server" if live else ""
+
+
+def live_steps(content: str, styles: list[str], config: StyleConfig):
     """A live run's steps: batched with the room's other runs in workshop mode, else a run of its own."""
-    config = coarse_start(config) if quick_start else config
     if WORKSHOP is not None and len(styles) == 1 and not config.aspect:
         return WORKSHOP.stylize(content, styles[0], config)
     return execute(content, styles, config)

@@ -13,13 +13,17 @@ from nst_core import PRESETS, StyleConfig, load_backbone, resolve_device
 from nst_core.backbone import Backbone
 from nst_core.config import coarse_start
 from nst_core.memory import available_bytes
-from nst_core.precision import resolve_precision
+from nst_core.precision import cpu_bf16_speedup, machine_key, remember, remembered, resolve_precision
 
 from .costs import CostModel, Countdown, plan
 
 CPU_BUDGET = 90.0  # seconds the default picture should take on a CPU (most people wait this long, not ten minutes)
 CPU_STEPS = 150  # its iterations: 5 % above the 300-iteration objective (docs/performance.md)
 CPU_SIDES = (512, 448, 384, 320, 256)  # the largest that fits the budget is the default
+# Two start-ups' measurements on one machine differ by up to 1.15 / 0.85 with a noisy neighbour: a default
+# side chosen before is kept while its estimate is within this factor of the budget (and no larger side
+# fits by as much), so restarts keep the picture people get.
+DEFAULT_WOBBLE = 1.35
 TYPICAL_PHOTO = (1200, 900)  # a landscape photo, for the estimate before any photo is chosen
 PREVIEW_SECONDS = 1.5  # a frame at least this often, whatever the size and device
 # ZeroGPU attaches the card only inside a run, so nothing can be measured at start-up: an H200 slice's
@@ -34,26 +38,29 @@ class Engine:
     backbone: Backbone
     precision: str  # "float32" or "bf16", whichever measured faster here
     costs: CostModel
-    speedup: float | None  # float32's iteration time over the chosen precision's, as measured (None: not measured)
+    speedup: float | None  # bf16's speed over float32's on this CPU (`cpu_bf16_speedup`; None: not measured)
 
     def countdown(self, config: StyleConfig, photo_size: tuple[int, int] = TYPICAL_PHOTO) -> Countdown:
         """The countdown of a run of `config` on a photo of `photo_size` (width, height); its `total` is the
         estimate before the run starts."""
-        return Countdown(self.costs, plan(config, photo_size, self.backbone.arch, available_bytes(self.device)))
+        return Countdown(self.costs, plan(config, photo_size, self.backbone.arch, available_bytes(self.device)),
+                         sketch=config.coarse_sketch)
 
     @functools.cached_property
     def default(self) -> StyleConfig:
         """The default picture for this machine: the full default on a GPU, on a CPU the largest side whose
         run fits CPU_BUDGET. Chosen once, from the start-up measurement, so it stays put while runs refine
-        the estimates."""
+        the estimates, and remembered per machine, so a restart measured beside a busy neighbour keeps it
+        (`default_side`)."""
         base = PRESETS["default"].replace(precision=self.precision, preview_seconds=PREVIEW_SECONDS)
         if self.device.type != "cpu":
             return base
-        for side in CPU_SIDES:
-            config = base.replace(size=side, steps=CPU_STEPS)
-            if self.countdown(coarse_start(config)).total <= CPU_BUDGET:
-                return config
-        return config
+        configs = {side: base.replace(size=side, steps=CPU_STEPS) for side in CPU_SIDES}
+        seconds = {side: self.countdown(coarse_start(config)).total for side, config in configs.items()}
+        key = f"{machine_key()}-{self.backbone.arch}-{self.precision}-{CPU_STEPS}steps-{CPU_BUDGET:g}s"
+        side = default_side(seconds, remembered("defaults.json").get(key))
+        remember("defaults.json", key, side)
+        return configs[side]
 
     @property
     def words(self) -> str:
@@ -64,10 +71,21 @@ class Engine:
         if self.speedup is None:
             precision = ("bfloat16 convolutions (this card has them)" if self.precision == "bf16"
                          else "float32 (this card has no bfloat16)")
+        elif self.precision == "bf16":
+            precision = f"bfloat16 convolutions (measured {self.speedup:.1f}× faster than float32 here)"
         else:
-            precision = (f"bfloat16 convolutions (measured {self.speedup:.1f}× faster than float32 here)"
-                         if self.precision == "bf16" else "float32 (bfloat16 measured no faster here)")
+            precision = "float32 (bfloat16 convolutions measured " + (
+                f"{1 / self.speedup:.1f}× slower" if self.speedup < 1 else f"only {self.speedup:.2f}× as fast") + " here)"
         return f"Painting on {where}, {speed}, {precision}. Network: {self.backbone.label}."
+
+
+def default_side(seconds: dict[int, float], kept: int | None = None) -> int:
+    """The default picture's side from each of CPU_SIDES' estimated seconds: the largest that fits CPU_BUDGET,
+    or `kept`, the side an earlier start chose, while the estimates are within DEFAULT_WOBBLE of saying so."""
+    if kept in seconds and seconds[kept] <= CPU_BUDGET * DEFAULT_WOBBLE and all(
+            seconds[side] > CPU_BUDGET / DEFAULT_WOBBLE for side in CPU_SIDES if side > kept):
+        return kept
+    return next((side for side in CPU_SIDES if seconds[side] <= CPU_BUDGET), CPU_SIDES[-1])
 
 
 @functools.cache
@@ -83,10 +101,9 @@ def engine() -> Engine:
         precision = resolve_precision("auto", device)
         return Engine(device, backbone, precision, CostModel.calibrate(backbone, device, base.replace(
             precision=precision), steps=CUDA_CALIBRATION_STEPS), None)
-    costs = CostModel.calibrate(backbone, device, base)
-    bf16 = CostModel.calibrate(backbone, device, base.replace(precision="bf16"), sides=(128, 256), steps=3)
-    probe = plan(base, TYPICAL_PHOTO)[0]
-    speedup = costs.iteration(probe) / bf16.iteration(probe)
-    if speedup > 1.1:  # only where the processor has bf16 (AVX512-BF16, AMX, tensor cores); elsewhere 3.5x slower
-        return Engine(device, backbone, "bf16", bf16, speedup)
-    return Engine(device, backbone, "float32", costs, speedup)
+    # The decision `precision="auto"` makes, measured once per machine and cached, so the server, the CLI and
+    # every restart agree; only the precision chosen is calibrated.
+    precision = resolve_precision("auto", device)
+    speedup = cpu_bf16_speedup() if device.type == "cpu" else None
+    return Engine(device, backbone, precision, CostModel.calibrate(backbone, device, base.replace(precision=precision)),
+                  speedup)

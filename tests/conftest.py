@@ -83,6 +83,7 @@ def app_server(app_module):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     demo = app_module.demo
+    app_module.fit_to_machine(demo)  # as main() does: the API's defaults are this machine's
     demo.queue(max_size=8, default_concurrency_limit=1)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield url

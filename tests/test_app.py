@@ -36,7 +36,7 @@ def test_import_builds_the_demo_without_a_server(app_module):
 
 
 def test_defaults_come_from_the_engine_config_fitted_to_the_machine(app_module):
-    from studio.server import CPU_BUDGET, engine
+    from studio.server import CPU_BUDGET, DEFAULT_WOBBLE, engine
 
     def config_of(preset):
         return controls.make_config(dict(zip(controls.NAMES, controls.apply_preset(preset))))
@@ -46,16 +46,16 @@ def test_defaults_come_from_the_engine_config_fitted_to_the_machine(app_module):
     assert config_of("seed") == controls.PRESETS["seed"].replace(precision=default.precision,
                                                                    preview_seconds=default.preview_seconds)
     assert default.preview_seconds > 0  # a frame every second or two, whatever the size
-    if engine().device.type == "cpu":  # the default picture fits the time people wait
-        assert default.size <= 512 and engine().countdown(default, (1200, 900)).total <= CPU_BUDGET
+    if engine().device.type == "cpu":  # the default picture fits the time people wait (as measured at a start)
+        assert default.size <= 512 and engine().countdown(default, (1200, 900)).total <= CPU_BUDGET * DEFAULT_WOBBLE
 
 
 def test_a_run_streams_pictures_and_ends_with_a_full_size_png(client):
-    job = paint_job(client)
+    job = paint_job(client, init="content")  # the quick look leads when there is no draft
     updates = list(job)
     assert len(updates) >= 3  # several intermediate pictures, then the final one
     pictures = [Image.open(update[0]) for update in updates]
-    assert all(max(picture.size) == 64 for picture in pictures)  # quick-start frames are shown enlarged
+    assert all(max(picture.size) == 64 for picture in pictures)  # quick-look frames are shown enlarged
     assert pictures[-1].size == (64, 43)
     # 20 steps at full size after the quick sketch's 6 at half size (a third of the steps at most)
     assert "done" in updates[-1][1] and "estimated" in updates[-1][1]
@@ -65,6 +65,61 @@ def test_a_run_streams_pictures_and_ends_with_a_full_size_png(client):
     with Image.open(download) as final:
         assert final.format == "PNG" and final.size == (64, 43)
     assert len({picture.tobytes() for picture in pictures}) > 1  # the picture changed as it was painted
+
+
+def test_a_run_starts_from_a_draft_shown_first_and_counts_the_steps_asked_for(client):
+    updates = list(paint_job(client, init="draft"))
+    assert "a draft" in updates[0][1]  # the draft is the first picture, before any iteration
+    first = Image.open(updates[0][0])
+    assert first.size == (64, 43)  # the draft is at full size: no half-size quick look with a draft
+    assert any("step 8 of 20" in status for _, status, *_ in updates)  # 20 asked, 20 counted
+    assert "done" in updates[-1][1]
+
+
+def test_the_drafts_endpoint_shows_the_photo_in_every_painting(client):
+    gallery = client.predict(content=handle_file(str(ASSETS / "astronaut.png")),
+                             painting=handle_file(str(ASSETS / "coffee.png")), api_name="/drafts")
+    captions = [item["caption"] for item in gallery]
+    assert captions == ["Starry night", "The scream", "Shipwreck", "Wave", "Udnie", "Your painting (Coffee)"]
+    pictures = [Image.open(item["image"]) for item in gallery]
+    assert {picture.size for picture in pictures} == {(256, 256)}  # the astronaut is square
+    assert len({picture.tobytes() for picture in pictures}) == 6  # six paintings, six looks
+    only_examples = client.predict(content=handle_file(str(ASSETS / "astronaut.png")), api_name="/drafts")
+    assert len(only_examples) == 5
+
+
+def test_a_broken_painting_upload_leaves_the_examples_drafted(client, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture at all")
+    gallery = client.predict(content=handle_file(str(ASSETS / "chelsea.png")), painting=handle_file(str(broken)),
+                             api_name="/drafts")
+    assert [item["caption"] for item in gallery] == ["Starry night", "The scream", "Shipwreck", "Wave", "Udnie"]
+
+
+def test_the_apis_defaults_are_this_machines_default_picture(client):
+    from studio.server import engine
+
+    info = client.view_api(return_format="dict", print_info=False)
+    parameters = {p["parameter_name"]: p for p in info["named_endpoints"]["/paint"]["parameters"]}
+    default = engine().default
+    for control in controls.CONTROLS:  # what the page shows is what a call that leaves it out paints
+        parameter = parameters[control.name]
+        assert parameter["parameter_has_default"], control.name
+        assert parameter["parameter_default"] == control.from_config(getattr(default, control.field)), control.name
+    assert parameters["size"]["parameter_default"] == default.size and default.init == "draft"
+
+
+def test_empty_pictures_leave_the_estimates_blank_not_a_traceback(app_module):
+    from gradio.data_classes import ImageData
+
+    from studio import painting, printing
+
+    assert printing.print_estimate(None, "tee", "", 20, None, "photo") == "Choose a photo first."
+    assert "on this server" in printing.print_estimate(str(ASSETS / "chelsea.png"), "tee", "", 20, None, None)
+    assert "on this server" in painting.estimate_line(None, 64, 10, True, "photo", "lbfgs", "draft")
+    assert controls.PictureUpload(type="filepath").preprocess(ImageData(path=None, url=None)) is None
+    with pytest.raises(Exception, match="Please give both a photo and a painting"):
+        next(painting.paint(None, None))
 
 
 def test_a_cancelled_job_stops_within_a_preview_interval(client):

@@ -129,7 +129,7 @@ def test_auto_precision_on_a_cpu_follows_this_machines_measurement(tiny_net, tmp
     precision.cpu_bf16_speedup.cache_clear()
     folder = tmp_path / "tee-style-studio"
     folder.mkdir()
-    (folder / "precision.json").write_text(json.dumps({precision._machine_key(): speedup}))
+    (folder / "precision.json").write_text(json.dumps({precision.machine_key(): speedup}))
     try:
         assert precision.resolve_precision("auto", CPU) == chosen
         assert precision.resolve_precision("float32", CPU) == "float32"  # a choice made is kept
@@ -144,7 +144,51 @@ def test_auto_precision_is_measured_once_per_machine(tmp_path, monkeypatch):
     try:
         measured = precision.cpu_bf16_speedup()
         known = json.loads((tmp_path / "tee-style-studio" / "precision.json").read_text())
-        assert known == {precision._machine_key(): pytest.approx(measured, abs=1e-3)}
+        assert known == {precision.machine_key(): pytest.approx(measured, abs=1e-3)}
         assert 0.05 < measured < 20  # a timing, not a default
     finally:
+        precision.cpu_bf16_speedup.cache_clear()
+
+
+@pytest.mark.parametrize("slow", [0, 1, 4])  # which timing a neighbour slows
+@pytest.mark.parametrize("float32, bf16, chosen", [(1.0, 0.6, "bf16"),  # a CPU with bf16: its bf16 slowed 10x
+                                                   (1.0, 3.5, "float32")])  # one without: its float32 slowed 10x
+def test_one_slow_timing_cannot_flip_the_precision(tmp_path, monkeypatch, slow, float32, bf16, chosen):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    slowed = torch.bfloat16 if chosen == "bf16" else None
+    timings = {dtype: iter([seconds * (10 if dtype is slowed and index == slow else 1) for index in range(20)])
+               for dtype, seconds in ((None, float32), (torch.bfloat16, bf16))}
+    monkeypatch.setattr(precision, "_time_convolutions", lambda dtype: next(timings[dtype]))
+    precision.cpu_bf16_speedup.cache_clear()
+    try:
+        assert precision.resolve_precision("auto", CPU) == chosen
+    finally:
+        precision.cpu_bf16_speedup.cache_clear()
+
+
+@pytest.mark.parametrize("speedup, chosen, words", [(1.8, "bf16", "measured 1.8× faster"),
+                                                    (0.3, "float32", "measured 3.3× slower")])
+def test_the_server_paints_in_the_precision_auto_chooses(tiny_net, tmp_path, monkeypatch, speedup, chosen, words):
+    from nst_core.backbone import Backbone
+    from studio import server
+    from studio.costs import CostModel
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("NST_DEVICE", "cpu")
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    (tmp_path / "tee-style-studio").mkdir()
+    (tmp_path / "tee-style-studio" / "precision.json").write_text(json.dumps({precision.machine_key(): speedup}))
+    calibrated = []
+    monkeypatch.setattr(server, "load_backbone", lambda: Backbone(tiny_net, "local", "a random VGG19"))
+    monkeypatch.setattr(CostModel, "calibrate", classmethod(
+        lambda cls, backbone, device, config, **options: calibrated.append(config.precision) or cls(0.05, 7.0)))
+    precision.cpu_bf16_speedup.cache_clear()
+    server.engine.cache_clear()
+    try:
+        engine = server.engine()
+        assert engine.precision == chosen == precision.resolve_precision("auto", CPU)  # one decision
+        assert calibrated == [chosen]  # and only that precision measured at start-up
+        assert words in engine.words
+    finally:
+        server.engine.cache_clear()
         precision.cpu_bf16_speedup.cache_clear()

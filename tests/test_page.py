@@ -60,13 +60,33 @@ def test_plain_words_and_the_server_details_under_about(page):
     assert "Network: VGG" in about and "/" not in about.split("Network:")[1]  # no server paths shown
 
 
+def gallery_sources(page, selector: str) -> list[str]:
+    return page.locator(f"{selector} img").evaluate_all("images => images.map(image => image.src)")
+
+
+def test_choosing_a_photo_shows_it_in_every_painting(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_function("document.querySelectorAll('#looks img').length >= 5", timeout=60_000)
+    before = gallery_sources(page, "#looks")
+    page.locator("#photos").get_by_label("Thumbnail 2 of 3").click()  # the astronaut
+    page.wait_for_function("document.querySelector('#content img')?.src.includes('astronaut')", timeout=30_000)
+    deadline = time.monotonic() + 30
+    while gallery_sources(page, "#looks") == before or len(gallery_sources(page, "#looks")) < 5:
+        assert time.monotonic() < deadline, "the drafts did not follow the photo"
+        time.sleep(0.1)
+    captions = page.locator("#looks").inner_text()
+    for name in ("Starry night", "The scream", "Shipwreck", "Wave", "Udnie"):
+        assert name in captions, name
+    page.screenshot(path=str(ARTIFACTS / "page_drafts.png"))
+
+
 def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.locator("#paintings").get_by_label("Thumbnail 2 of 3").click()
-    page.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
     page.locator("#settings").get_by_text("Settings").first.click()
     page.get_by_label("preview", exact=True).check()  # 256 px, a frame every 5 iterations
-    page.click("#run")
+    page.locator("#looks").get_by_label("Thumbnail 2 of 5").click()  # a click on a draft paints that painting
+    page.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
+    page.get_by_text("a draft").first.wait_for(timeout=30_000)  # the draft is the first picture
     time.sleep(2)
     page.click("#run")  # pressed again while painting: told why nothing new starts
     page.get_by_text("still painting").first.wait_for(timeout=10_000)
@@ -92,3 +112,17 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     download = page.locator("#download")  # the picture so far, at full resolution
     assert download.is_visible() and "Download PNG (256×" in download.inner_text()
     page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
+
+
+def test_a_page_whose_server_stops_answering_says_so_within_seconds(page):
+    page.locator("#print-id textarea, #print-id input").first.fill("abc123def0")
+    page.route("**/gradio_api/app_id", lambda route: route.abort())  # as if the server were gone
+    try:
+        page.get_by_text("The server stopped answering").wait_for(timeout=10_000)
+        assert "abc123def0" in page.locator("#offline").inner_text()  # the print id to fetch it later
+        page.screenshot(path=str(ARTIFACTS / "page_server_gone.png"))
+    finally:
+        page.unroute("**/gradio_api/app_id")
+    page.wait_for_function("!document.querySelector('#offline').innerText.includes('stopped answering')",
+                           timeout=10_000)
+    page.locator("#print-id textarea, #print-id input").first.fill("")

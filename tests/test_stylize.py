@@ -270,3 +270,88 @@ def test_histogram_mode_recolours_the_style_to_the_photo(tiny_net, content_array
 def test_aspect_crops_the_photo_before_painting(tiny_net, content_array, style_array):
     config = StyleConfig(size=60, steps=1, aspect=5 / 6)
     assert run(content_array, style_array, config, tiny_net)[-1].image.shape == (3, 60, 50)
+
+
+def test_a_step_that_wrecks_the_picture_is_undone_even_with_a_preview_every_step(
+        tiny_net, content_array, style_array, monkeypatch):
+    real = stylize_module.make_optimizer
+
+    def wrecking(*args, **kwargs):
+        optimizer, calls = real(*args, **kwargs), {"n": 0}
+        step = optimizer.step
+
+        def wreck(x, grad):
+            step(x, grad)
+            calls["n"] += 1
+            if calls["n"] == 5:  # a step so large that every pixel saturates (finite: only its loss tells)
+                with torch.no_grad():
+                    x.fill_(1.0)
+
+        optimizer.step = wreck
+        return optimizer
+
+    monkeypatch.setattr(stylize_module, "make_optimizer", wrecking)
+    steps = run(content_array, style_array, StyleConfig(size=48, steps=12, preview_every=1, precision="float32"),
+                tiny_net)
+    assert steps[-1].done and any("diverged" in step.note for step in steps)
+    # The guard went back to a picture whose loss it had seen (not the noise it had never evaluated).
+    assert steps[-1].losses.total <= steps[0].losses.total
+
+
+def _flat_blue_jpeg(orientation: int):
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # EXIF orientation: 6 means "rotate 90° to show"
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), (0, 0, 255)).save(buffer, "JPEG", exif=exif)
+    buffer.seek(0)
+    return Image.open(buffer)
+
+
+@pytest.mark.parametrize("orientation, every", [(6, 1), (1, 1), (6, 10)])
+def test_a_flat_photo_paints(tiny_net, style_array, orientation, every):
+    from nst_core.config import coarse_start
+
+    config = coarse_start(StyleConfig(size=64, steps=10, preview_every=every, precision="float32"))
+    steps = run(_flat_blue_jpeg(orientation), style_array, config, tiny_net)  # a DivergenceError fails it
+    last = steps[-1]
+    assert last.done and last.image.shape == ((3, 64, 43) if orientation == 6 else (3, 43, 64))
+    assert math.isfinite(last.losses.total)
+    flat = torch.tensor([0.0, 0.0, 1.0])[:, None, None]
+    assert (last.image - flat).abs().mean() > 0.05  # painted, not the photo given back
+
+
+def test_the_divergence_message_tells_the_step_sizes_it_tried(tiny_net, content_array, style_array, monkeypatch):
+    real = stylize_module.objective_terms
+
+    def always_nan(net, image, targets, config):
+        return {name: value * math.nan for name, value in real(net, image, targets, config).items()}
+
+    monkeypatch.setattr(stylize_module, "objective_terms", always_nan)
+    config = StyleConfig(size=48, steps=100, preview_every=2, optimizer="adam", lr=0.05)
+    with pytest.raises(DivergenceError) as error:
+        run(content_array, style_array, config, tiny_net)
+    # Four tries at 0.05, 0.005, 0.0005 and 5e-05: the numbers agree with the advice.
+    assert "diverged 4 times, the last at lr 5e-05 (it started at 0.05" in str(error.value)
+
+
+def test_a_strip_too_thin_for_the_quick_look_paints_at_the_size_asked(tiny_net, style_array):
+    from nst_core.config import coarse_start
+
+    strip = torch.full((600, 2000, 3), 128, dtype=torch.uint8).numpy()  # 19 px tall at 64 px, 10 px at 32
+    config = coarse_start(StyleConfig(size=64, steps=10, preview_every=2, precision="float32"))
+    steps = run(strip, style_array, config, tiny_net)
+    assert steps[-1].done and steps[-1].iteration == config.total_steps
+    assert all(step.image.shape == (3, 19, 64) for step in steps)
+
+
+def test_a_strip_too_thin_for_the_size_asked_is_refused_at_that_size(tiny_net, style_array):
+    from nst_core import ImageError
+    from nst_core.config import coarse_start
+
+    strip = torch.full((40, 2000, 3), 128, dtype=torch.uint8).numpy()
+    with pytest.raises(ImageError, match="at 64 px on its longest side"):
+        run(strip, style_array, coarse_start(StyleConfig(size=64, steps=10, preview_every=2)), tiny_net)
