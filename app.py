@@ -15,7 +15,6 @@ except ImportError:  # off a Space, or a Space without ZeroGPU
 import gradio as gr
 
 from nst_core import PRESETS
-from nst_core.config import coarse_start
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 from studio import room
@@ -26,7 +25,7 @@ from studio.executors import RayCluster
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
 from studio.printing import fetch_print, open_print, print_estimate, render_print
 from studio.room import GATE
-from studio.server import TYPICAL_PHOTO, engine
+from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
 from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -79,7 +78,7 @@ def open_page(request: gr.Request):
 
 def build_demo() -> gr.Blocks:
     """The page: the photo, the painting, Paint and the picture at first sight; settings and print below."""
-    shown = DEFAULTS.replace(preview_seconds=1.5)
+    shown = DEFAULTS.replace(preview_seconds=PREVIEW_SECONDS, init=START)  # until fit_to_machine
     with gr.Blocks(title="Tee Style Studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## Tee Style Studio · paint a photo in the style of a painting, for tees, mugs and "
                     "stickers", elem_id="title")
@@ -260,7 +259,7 @@ def main() -> None:
         room.WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
     log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
-             in_words(server.countdown(coarse_start(server.default)).total))
+             in_words(server.countdown(live_config(server.default)).total))
     GATE.configure(slots=slots, line=args.queue_size)
     # Gradio's own queue only passes jobs on (the line above keeps the order and says who waits); its
     # limit is roomier than the line's so a burst hears the line's message, with the number waiting.

@@ -71,7 +71,7 @@ def main() -> None:
 
     import app
     from bench.app_frames import launch
-    from studio.controls import live_config
+    from studio.server import live_config
     from studio.server import engine
 
     server = engine()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from nst_core import PRESETS, StyleConfig
-from nst_core.config import COLOURS, POOLINGS, coarse_start
+from nst_core.config import COLOURS, POOLINGS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 
@@ -159,12 +159,6 @@ def make_config(settings: dict, shape: str = "photo", styles: int = 1, blend: fl
             style_blend=(1.0 - float(blend), float(blend)) if styles == 2 else ())
     except (TypeError, ValueError, OverflowError, KeyError) as error:
         raise refusal(f"Please check the settings: {error}") from None
-
-
-def live_config(config: StyleConfig, quick_start: bool | None) -> StyleConfig:
-    """A live run's config: with the quick first look, a half-size sketch first, unless a draft leads (a
-    painted picture at once, and the loop goes on from it at full size: docs/performance.md)."""
-    return coarse_start(config) if quick_start in (True, None) and config.init != "draft" else config
 
 
 def apply_preset(name: str) -> list:

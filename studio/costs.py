@@ -127,7 +127,8 @@ class Countdown:
     pace is handed to the model (`CostModel.learn`), so the next run's estimate is truer."""
 
     def __init__(self, model: CostModel, scales: list[Scale], sketch: bool = False):
-        self.model, self.scales, self.sketch = model, list(scales), sketch  # sketch: the scales before the last are a quick look
+        # sketch: the scales before the last are a quick look; the scales are a copy, told their tiling as it happens
+        self.model, self.scales, self.sketch = model, list(scales), sketch
         self.ends = list(np.cumsum([scale.steps for scale in scales]))
         # Each scale's seconds per iteration as the model said at the start: the ratios measured against them
         # stay true while `learn` moves the model during the run (measured against the moved model, a scale's

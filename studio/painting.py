@@ -14,11 +14,11 @@ from nst_core import DivergenceError, ImageError
 from nst_core.images import open_image
 
 from .background import latest
-from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, live_config, refusal, taking
+from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, refusal, taking
 from .costs import Countdown, in_words
 from .gate import GateError
 from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, save_result, sharing
-from .server import TYPICAL_PHOTO, engine
+from .server import TYPICAL_PHOTO, engine, live_config
 
 HEARTBEAT = 0.5  # seconds between a live run's updates when no frame is new, so Stop is heard at once
 TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content loss)"}}  # the plot's series

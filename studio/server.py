@@ -26,10 +26,19 @@ CPU_SIDES = (512, 448, 384, 320, 256)  # the largest that fits the budget is the
 DEFAULT_WOBBLE = 1.35
 TYPICAL_PHOTO = (1200, 900)  # a landscape photo, for the estimate before any photo is chosen
 PREVIEW_SECONDS = 1.5  # a frame at least this often, whatever the size and device
+# Where the studio's runs start: the draft is on screen in half a second and the loop paints on from it, at or
+# below the photo start's objective on most held-out pairs and more painted all over (docs/performance.md).
+START = "draft"
 # ZeroGPU attaches the card only inside a run, so nothing can be measured at start-up: an H200 slice's
 # pace, which the first runs then correct.
 GPU_PRIOR = CostModel(overhead=0.004, per_megapixel=0.05)
 CUDA_CALIBRATION_STEPS = 20  # past the CUDA graph's warm-up and capture, which the first iterations pay
+
+
+def live_config(config: StyleConfig, quick_start: bool | None = True) -> StyleConfig:
+    """A live run's config: with the quick first look, a half-size sketch first, unless a draft leads (a
+    painted picture at once, and the loop goes on from it at full size: docs/performance.md)."""
+    return coarse_start(config) if quick_start in (True, None) and config.init != "draft" else config
 
 
 @dataclass
@@ -52,11 +61,11 @@ class Engine:
         run fits CPU_BUDGET. Chosen once, from the start-up measurement, so it stays put while runs refine
         the estimates, and remembered per machine, so a restart measured beside a busy neighbour keeps it
         (`default_side`)."""
-        base = PRESETS["default"].replace(precision=self.precision, preview_seconds=PREVIEW_SECONDS)
+        base = PRESETS["default"].replace(precision=self.precision, preview_seconds=PREVIEW_SECONDS, init=START)
         if self.device.type != "cpu":
             return base
         configs = {side: base.replace(size=side, steps=CPU_STEPS) for side in CPU_SIDES}
-        seconds = {side: self.countdown(coarse_start(config)).total for side, config in configs.items()}
+        seconds = {side: self.countdown(live_config(config)).total for side, config in configs.items()}
         key = f"{machine_key()}-{self.backbone.arch}-{self.precision}-{CPU_STEPS}steps-{CPU_BUDGET:g}s"
         side = default_side(seconds, remembered("defaults.json").get(key))
         remember("defaults.json", key, side)
@@ -74,8 +83,8 @@ class Engine:
         elif self.precision == "bf16":
             precision = f"bfloat16 convolutions (measured {self.speedup:.1f}× faster than float32 here)"
         else:
-            precision = "float32 (bfloat16 convolutions measured " + (
-                f"{1 / self.speedup:.1f}× slower" if self.speedup < 1 else f"only {self.speedup:.2f}× as fast") + " here)"
+            measured = f"{1 / self.speedup:.1f}× slower" if self.speedup < 1 else f"only {self.speedup:.2f}× as fast"
+            precision = f"float32 (bfloat16 convolutions measured {measured} here)"
         return f"Painting on {where}, {speed}, {precision}. Network: {self.backbone.label}."
 
 

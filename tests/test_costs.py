@@ -88,7 +88,8 @@ def timed_steps(scales: list[Scale], paces: list[float], tiles: list[int], seed:
         for count in range(1, scale.steps + 1):
             elapsed, iteration = elapsed + pace * rng.uniform(0.9, 1.1), iteration + 1
             if count % every == 0 or count == scale.steps:
-                steps.append(Step(iteration, total, elapsed, Losses(0.0, 0.0, 0.0, 0.0), torch.zeros(3, 2, 2), tile=tile))
+                steps.append(Step(iteration, total, elapsed, Losses(0.0, 0.0, 0.0, 0.0), torch.zeros(3, 2, 2),
+                                  tile=tile))
     return steps
 
 
@@ -148,22 +149,21 @@ def test_a_neighbour_busy_during_one_calibration_run_moves_neither_the_model_nor
 def test_restarts_keep_the_default_size_though_each_start_measures_a_little_differently(
         tiny_net, tmp_path, monkeypatch):
     from nst_core.backbone import Backbone
-    from nst_core.config import coarse_start
-    from studio.server import CPU_BUDGET, CPU_SIDES, CPU_STEPS, Engine, default_side
+    from studio.server import CPU_BUDGET, CPU_SIDES, Engine, default_side, live_config
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "probes"))  # what the probes choose is not remembered below
     backbone = Backbone(tiny_net, "local", "random")
 
     def start(per_megapixel: float) -> Engine:
         return Engine(CPU, backbone, "float32", CostModel(overhead=0.0, per_megapixel=per_megapixel), None)
 
-    def seconds(engine: Engine) -> dict[int, float]:
-        return {side: engine.countdown(coarse_start(StyleConfig(size=side, steps=CPU_STEPS))).total
-                for side in CPU_SIDES}
+    def seconds(engine: Engine) -> dict[int, float]:  # each side's estimate, as the default is chosen
+        return {side: engine.countdown(live_config(engine.default.replace(size=side))).total for side in CPU_SIDES}
 
     per_megapixel = 0.97 * CPU_BUDGET / seconds(start(1.0))[384]
     # 384 px just fits: a start measured 15 % slow, alone, would choose 320 px.
     assert default_side(seconds(start(1.15 * per_megapixel))) == 320
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machine"))
     sizes = [start(wobble * per_megapixel).default.size for wobble in (1.0, 1.15, 0.87, 1.12, 0.9)]
     assert sizes == [384] * 5
     assert start(2.0 * per_megapixel).default.size < 384  # a machine really twice as slow gets a smaller picture

