@@ -193,12 +193,14 @@ def test_a_quick_sketch_shows_early_and_the_full_size_goes_on_from_it(tiny_net, 
     assert sketched[-1].losses.total < 1.1 * plain[-1].losses.total
 
 
-@pytest.mark.parametrize("size, steps, every", [(64, 12, 2), (96, 40, 4)])
-def test_the_quick_look_never_goes_backwards(tiny_net, content_array, style_array, size, steps, every):
+@pytest.mark.parametrize("size, steps, every, start", [(64, 12, 2, "sketch"), (96, 40, 4, "sketch"),
+                                                      (64, 12, 2, "draft"), (96, 40, 4, "draft")])
+def test_the_first_look_never_goes_backwards(tiny_net, content_array, style_array, size, steps, every, start):
     from nst_core.config import coarse_start
 
     config = StyleConfig(size=size, steps=steps, preview_every=every, precision="float32")
-    shown = run(content_array, style_array, coarse_start(config), tiny_net)
+    first_look = coarse_start(config) if start == "sketch" else config.replace(init="draft")
+    shown = run(content_array, style_array, first_look, tiny_net)
     # How painted each frame is, measured alike for all: its style loss at the size it is shown.
     photo = _content_tensor(content_array, config)
     content, styles = stylize_module.painting_inputs(photo, [style_array], config, torch.device("cpu"))
