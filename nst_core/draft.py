@@ -92,8 +92,9 @@ class Drafter:
 
     def paint(self, photo: Image.Image, vector: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """The photo painted with a style vector, as a (3, H, W) tensor in [0, 1] of `size` (width, height)."""
-        width, height = fitted_size(photo.size, min(max(size), MAX_SIDE))
-        pixels = np.pad(_array(photo.resize((width, height), Image.BICUBIC)),
+        small = resize_longest(photo, min(max(size), MAX_SIDE))  # refuses a strip too thin, as the loop does
+        width, height = small.size
+        pixels = np.pad(_array(small),
                         ((0, -height % MULTIPLE), (0, -width % MULTIPLE), (0, 0)),
                         mode="edge")  # edges repeated: reflection fails for a strip thinner than its padding
         session = self._session("arbitrary_transform.onnx")

@@ -16,7 +16,7 @@ from .config import StyleConfig
 from .devices import resolve_device
 from .fastpaths import STYLE_CACHE, TunedNet
 from .graphs import Replay
-from .images import MIN_SIDE, ImageLike, fitted_size, load_image, open_image, to_pil
+from .images import MIN_SIDE, ImageError, ImageLike, fitted_size, load_image, open_image, to_pil
 from .memory import GIB, available_bytes, choose_tile, lbfgs_history
 from .optim import make_optimizer
 from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
@@ -124,7 +124,11 @@ def draft_starts(contents: list[Image.Image], styles: list[list[Image.Image]],
 
     try:
         frames = [draft(content, own, config) for content, own in zip(contents, styles)]
-    except DraftUnavailable as error:
+    except ImageError:
+        raise  # a picture the loop cannot paint either: its message says why
+    except Exception as error:  # noqa: BLE001 - no network, or a draft it cannot make: the photo it is
+        if not isinstance(error, DraftUnavailable):
+            error = f"the draft failed: {error}"
         photos = [load_image(content, config.size, aspect=config.aspect)[0] for content in contents]
         return [None] * len(contents), photos, f"no draft ({error}): painting from the photo"
     # The loop paints a luminance picture in "luminance" mode; the frames carry the photo's colours already.

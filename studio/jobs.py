@@ -38,7 +38,6 @@ class Job:
     message: str = ""  # why it failed or was lost
     step: Step | None = None  # the newest frame while painting
     left: float | None = None  # seconds left while painting
-    note: str = ""  # why it is slower, while it is
     countdown: object | None = None  # the run's studio.costs.Countdown, for how far it is, while painting
     files: dict[str, str] = field(default_factory=dict)  # "design", "tee", "mug" -> file name in `folder`
     cancelled: threading.Event = field(default_factory=threading.Event)

@@ -59,7 +59,7 @@ def render_print(*values):
     except (ImageError, DoesNotFitError, ValueError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
     countdown = engine().countdown(config, photo.size)
-    beside, why = beside_a_print()
+    beside, _ = beside_a_print()
     countdown.total = sharing(countdown.total, beside)
     width, height = print_size(settings["custom_size"] if settings["print_name"] == "custom" else
                                settings["print_name"])
@@ -97,7 +97,7 @@ def watch(job: Job):
         elif step is None:
             line = f"**starting**: the print's first picture comes in a moment; all of it takes {in_words(job.estimate)}"
         else:
-            line = status(step, job.left, job.countdown) + (f"\n\n{job.note}" if job.note else "")
+            line = status(step, job.left, job.countdown)
         preview = _shrunk(step.to_pil()) if step is not None and step is not shown else gr.skip()  # new frames only
         shown = step
         yield preview, f"{link}\n\n{line}", gr.skip(), gr.skip(), gr.skip(), job.id

@@ -63,9 +63,9 @@ def test_a_thin_strip_and_an_odd_mode_draft_too(tmp_path):
     from PIL import Image
 
     strip = tmp_path / "strip.png"
-    Image.new("LA", (2000, 40), (120, 200)).save(strip)
+    Image.new("LA", (2000, 90), (120, 200)).save(strip)
     picture = draft(strip, SCREAM, StyleConfig(size=400))
-    assert picture.shape == (3, 8, 400)
+    assert picture.shape == (3, 18, 400)  # 18 rows: more than the transformer's padding would reflect
 
 
 def test_a_bad_picture_is_an_image_error(tmp_path):
@@ -135,3 +135,13 @@ def test_a_given_start_picture_wins_over_the_draft(tiny_net):
     start = torch.full((3, 43, 64), 0.5)
     steps = list(stylize(PHOTO, SCREAM, config, backbone=tiny_net, device="cpu", start=start))
     assert [step.iteration for step in steps] == [2]
+
+
+def test_a_strip_too_thin_for_the_network_is_refused_at_the_size_asked(tiny_net, tmp_path):
+    from PIL import Image
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (20_000, 20), "navy").save(strip)
+    config = StyleConfig(size=64, steps=2, preview_every=2, init="draft", precision="float32")
+    with pytest.raises(ImageError, match="at 64 px on its longest side .* under the 16 px"):
+        list(stylize(strip, SCREAM, config, backbone=tiny_net, device="cpu"))

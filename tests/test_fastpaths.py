@@ -145,7 +145,7 @@ def test_auto_precision_is_measured_once_per_machine(tmp_path, monkeypatch):
         measured = precision.cpu_bf16_speedup()
         known = json.loads((tmp_path / "tee-style-studio" / "precision.json").read_text())
         assert known == {precision.machine_key(): pytest.approx(measured, abs=1e-3)}
-        assert 0.05 < measured < 20  # a timing, not a default
+        assert 0.001 < measured < 20  # a timing, not a default (bf16 measured 46x slower on a CPU without it)
     finally:
         precision.cpu_bf16_speedup.cache_clear()
 

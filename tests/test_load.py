@@ -21,7 +21,8 @@ from gradio_client import Client, handle_file
 from studio import room
 from tests.pictures import smooth_picture
 
-SETTINGS = {"size": 64, "steps": 10, "preview_every": 5, "alpha": 10, "log_beta": 3, "quick_start": False}
+SETTINGS = {"size": 64, "steps": 10, "preview_every": 5, "alpha": 10, "log_beta": 3, "quick_start": False,
+            "init": "content"}  # from the photo: each result must look like its own photo
 
 
 @pytest.fixture

@@ -115,6 +115,7 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
 
 
 def test_a_page_whose_server_stops_answering_says_so_within_seconds(page):
+    page.locator("#print").get_by_text("Print: the design above").first.click()  # where a print's id is
     page.locator("#print-id textarea, #print-id input").first.fill("abc123def0")
     page.route("**/gradio_api/app_id", lambda route: route.abort())  # as if the server were gone
     try:
