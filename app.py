@@ -95,7 +95,8 @@ def build_demo() -> gr.Blocks:
                                         scale=1, min_width=150)
                     looks = gr.Gallery([(str(ASSETS / name), title(name)) for name in PAINTINGS],
                                        label="Your photo in each painting: click one to paint it", columns=6,
-                                       height=84, allow_preview=False, buttons=[], elem_id="looks", scale=2)
+                                       height=84, allow_preview=False, buttons=[], elem_id="looks", scale=2,
+                                       min_width=320)  # on a phone: a row of its own
                 uploaded = PictureUpload(None, type="filepath", label="Painting to try", visible=False,
                                          elem_id="uploaded")  # the painting uploaded last, beside the examples
                 shape = gr.Radio([(words, name) for name, (words, _) in SHAPES.items()], value="photo",
