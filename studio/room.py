@@ -25,7 +25,7 @@ from .jobs import PrintJobs
 from .server import engine
 from .workshop import Workshop
 
-SHARED_SLOWDOWN = 2.0  # how much slower each of two runs goes while they share one device (measured: performance.md)
+SHARED_SLOWDOWN = 1.65  # how much slower a run goes beside another on one device (bench.sharing: 1.64x on 2 cores)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
 RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
 PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a day after their job ended

@@ -167,3 +167,15 @@ def test_restarts_keep_the_default_size_though_each_start_measures_a_little_diff
     sizes = [start(wobble * per_megapixel).default.size for wobble in (1.0, 1.15, 0.87, 1.12, 0.9)]
     assert sizes == [384] * 5
     assert start(2.0 * per_megapixel).default.size < 384  # a machine really twice as slow gets a smaller picture
+
+
+def test_a_run_beside_another_is_estimated_at_the_shared_pace(monkeypatch):
+    from studio import room
+    from studio.jobs import Job
+
+    assert room.sharing(60.0, []) == 60.0
+    assert room.sharing(60.0, [600.0]) == pytest.approx(60.0 * room.SHARED_SLOWDOWN)  # a print outlasts it
+    assert room.sharing(60.0, [10.0]) == pytest.approx(60.0 + 10.0 * (room.SHARED_SLOWDOWN - 1))  # shared 10 s
+    print_job = Job("abc", room.RESULTS, "tee", estimate=3000.0, state="painting", left=2000.0)
+    monkeypatch.setattr(room.PRINTS, "painting", lambda: print_job)
+    assert room.beside_a_paint() == ([2000.0], "slower while a print renders on this server")
