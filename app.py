@@ -31,6 +31,7 @@ from studio.workshop import Workshop
 ASSETS = Path(__file__).resolve().parent / "assets"
 PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")
 PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "wave.jpg", "udnie.jpg")
+EXAMPLE_PAINTINGS = [ASSETS / name for name in PAINTINGS]
 log = logging.getLogger("tee-style-studio")
 SERVER_CHECK_SECONDS = 3.0
 # Runs in the browser: when the server stops answering, the last status would otherwise stay on screen for ever.
@@ -52,12 +53,12 @@ SERVER_CHECK = """async () => {
 
 def try_paintings(content: str | None, painting: str | None = None) -> list[tuple]:
     """The photo drafted in each example painting and in `painting` (an upload), as (picture, name) pairs."""
-    return drafts(content, painting, [ASSETS / name for name in PAINTINGS])
+    return drafts(content, painting, EXAMPLE_PAINTINGS)
 
 
 def choose_painting(uploaded: str | None, selection: gr.SelectData) -> str:
     """The painting whose draft was clicked."""
-    return chosen(selection, uploaded, [ASSETS / name for name in PAINTINGS])
+    return chosen(selection, uploaded, EXAMPLE_PAINTINGS)
 
 
 def fit_to_machine(page: gr.Blocks) -> None:
