@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("content", help="the photo (any image Pillow reads)")
     parser.add_argument("style", nargs="+", help="the painting whose style to use (several blend)")
+    parser.add_argument("--regions", default=None, metavar="PATH",
+                        help="where each painting goes: an image with white = the painting, red = the second painting, "
+                             "black = keep the photo, transparent = leave out (README, \"Regions\")")
     parser.add_argument("-o", "--output", default="stylized.png", help="where to save the result (PNG)")
     parser.add_argument("--preset", default="default", choices=list(PRESETS),
                         help="starting configuration; the flags below change it (default: %(default)s)")
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = tqdm(total=config.total_steps, unit="it", disable=args.quiet, file=sys.stderr)
     result = None
     try:
-        for step in stylize(args.content, args.style, config, backbone=backbone, device=device):
+        for step in stylize(args.content, args.style, config, backbone=backbone, device=device, regions=args.regions):
             progress.update(step.iteration - progress.n)
             height, width = step.image.shape[-2:]
             progress.set_postfix(size=f"{width}x{height}", tile=step.tile or "-",
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             if step.note:
                 progress.write(step.note)
             if args.save_every and step.iteration % args.save_every == 0 and not step.done:
-                save_image(step.image, output.with_name(f"{output.stem}_{step.iteration:05d}.png"))
+                save_image(step.to_pil(), output.with_name(f"{output.stem}_{step.iteration:05d}.png"))
             result = step
     except (ImageError, DivergenceError, DoesNotFitError, ValueError) as error:
         progress.close()
@@ -136,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     progress.close()
     try:
         files = export_design(result.image, output, args.content, dpi=args.dpi, bits=args.bits,
-                              transparent=args.transparent, colours=args.colours, mockups=args.mockups)
+                              transparent=args.transparent, colours=args.colours, mockups=args.mockups,
+                              alpha=result.alpha)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
-        save_image(result.image, output.with_suffix(".png"))  # the picture is not lost
+        save_image(result.to_pil(), output.with_suffix(".png"))  # the picture is not lost
         return 1
     print(f"saved {files.design} ({result.image.shape[-1]}x{result.image.shape[-2]}, {args.dpi} dpi, "
           f"{result.iteration} iterations, {result.elapsed:.1f} s)", file=sys.stderr)

@@ -3,7 +3,9 @@
     python -m nst_core.catalogue PAIRS.csv --out DIR [--print tee] [--mockups] [--ray auto|ADDRESS]
 
 PAIRS.csv has a header with the columns `photo` and `painting` (paths, relative to the CSV's folder),
-and optionally `name` and any StyleConfig field by its name (`size`, `steps`, `style_weight`, ...).
+and optionally `name`, `regions` (a region image, nst_core/regions.py: where the painting goes, the photo
+is kept, or the design is left out; transparent there in the file) and any StyleConfig field by its name
+(`size`, `steps`, `style_weight`, ...).
 Each design is one file in DIR named after its row (`007-chelsea-starry_night.png`, or its `name`);
 mock-ups go to DIR/mockups. Files are written under a temporary name and renamed, so a crash never
 leaves half a file, and a rerun skips the designs already there. A bad row fails alone: the summary
@@ -49,6 +51,7 @@ class Design:
     photo: Path
     painting: Path
     config: StyleConfig
+    regions: Path | None = None
 
     def path(self, out: Path) -> Path:
         return out / f"{self.name}.png"
@@ -63,10 +66,10 @@ def read_designs(pairs: Path, base: StyleConfig, print_name: str | None) -> tupl
         if missing:
             raise ValueError(f"{pairs}: the header needs the columns photo and painting (missing: "
                              f"{', '.join(sorted(missing))})")
-        unknown = set(reader.fieldnames) - {"photo", "painting", "name"} - set(FIELDS)
+        unknown = set(reader.fieldnames) - {"photo", "painting", "name", "regions"} - set(FIELDS)
         if unknown:
-            raise ValueError(f"{pairs}: unknown columns {', '.join(sorted(unknown))}: use photo, painting, name "
-                             "or StyleConfig fields such as size, steps, style_weight")
+            raise ValueError(f"{pairs}: unknown columns {', '.join(sorted(unknown))}: use photo, painting, name, "
+                             "regions or StyleConfig fields such as size, steps, style_weight")
         for row, values in enumerate(reader, start=2):
             try:
                 photo, painting = (pairs.parent / values[key].strip() for key in ("photo", "painting"))
@@ -76,7 +79,9 @@ def read_designs(pairs: Path, base: StyleConfig, print_name: str | None) -> tupl
                 if print_name:
                     config = print_config(print_name, config)
                 name = (values.get("name") or "").strip() or f"{row - 1:03d}-{photo.stem}-{painting.stem}"
-                designs.append(Design(row, _safe(name), photo, painting, config))
+                regions = (values.get("regions") or "").strip()
+                designs.append(Design(row, _safe(name), photo, painting, config,
+                                      pairs.parent / regions if regions else None))
             except (ValueError, TypeError, AttributeError) as error:
                 failures.append((row, str(error)))
     return designs, failures
@@ -105,17 +110,19 @@ def _safe(name: str) -> str:
 
 
 def paint(design: Design, backbone: Backbone, device: torch.device | str = "auto") -> torch.Tensor:
-    """The finished design (3, H, W) on the CPU."""
-    *_, last = stylize(design.photo, design.painting, design.config, backbone=backbone, device=device)
-    return last.image
+    """The finished design on the CPU: (3, H, W), or (4, H, W) with its alpha where regions left parts out."""
+    *_, last = stylize(design.photo, design.painting, design.config, backbone=backbone, device=device,
+                       regions=design.regions)
+    return last.image if last.alpha is None else torch.cat([last.image, last.alpha])
 
 
 def write(design: Design, picture: torch.Tensor, out: Path, mockups: bool) -> Path:
     """The design's file (and mock-ups), each written whole under a temporary name first."""
     path = design.path(out)
-    _atomically(path, lambda temporary: save_print(picture, temporary))
+    alpha = picture[3:] if len(picture) == 4 else None
+    _atomically(path, lambda temporary: save_print(picture[:3], temporary, alpha=alpha))
     if mockups:
-        preview = to_pil(picture)
+        preview = to_pil(picture[:3], alpha)
         (out / "mockups").mkdir(exist_ok=True)
         for kind, mockup in (("tee", tee_mockup), ("mug", mug_mockup)):
             _atomically(out / "mockups" / f"{design.name}-{kind}.png", lambda temporary, m=mockup: m(preview).save(

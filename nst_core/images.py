@@ -22,14 +22,17 @@ class ImageError(ValueError):
     """An image that cannot be used, with a message that says why and what to do."""
 
 
-def open_image(source: ImageLike) -> Image.Image:
-    """A decoded RGB PIL image from a path, bytes, PIL image, array (H, W[, C]) or tensor (…, 3, H, W)."""
+def open_image(source: ImageLike, flatten: bool = True) -> Image.Image:
+    """A decoded RGB PIL image from a path, bytes, PIL image, array (H, W[, C]) or tensor (…, 3, H, W).
+
+    Transparency is laid on white (`flatten`), as on a white tee; or dropped, keeping the colours under it,
+    for a picture painted with regions that left some of it out."""
     if isinstance(source, torch.Tensor):
         return to_pil(source)
     if isinstance(source, np.ndarray):
-        return _rgb(Image.fromarray(_array_to_uint8(source)))
+        return _rgb(Image.fromarray(_array_to_uint8(source)), flatten)
     if isinstance(source, Image.Image):
-        return _rgb(ImageOps.exif_transpose(source))
+        return _rgb(ImageOps.exif_transpose(source), flatten)
     name = "the image" if isinstance(source, bytes) else str(source)
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -39,7 +42,7 @@ def open_image(source: ImageLike) -> Image.Image:
                 _check_pixels(image, name)
                 image.seek(0)  # the first frame of an animation
                 image.load()
-                return _rgb(ImageOps.exif_transpose(image))
+                return _rgb(ImageOps.exif_transpose(image), flatten)
     except FileNotFoundError:
         raise ImageError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -94,14 +97,20 @@ def resize_longest(image: Image.Image, size: int, shape: tuple[int, int] | None 
 
 def crop_to_aspect(image: Image.Image, aspect: float) -> Image.Image:
     """The largest centred crop with width / height = `aspect`."""
-    width, height = image.size
+    return image.crop(crop_box(image.size, aspect))
+
+
+def crop_box(size: tuple[int, int], aspect: float) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the largest centred crop of a (width, height) picture with width / height
+    = `aspect`: one box for the photo, its regions and its transparency, so they stay in register."""
+    width, height = size
     if width / height > aspect:
         new_width = max(1, round(height * aspect))
         left = (width - new_width) // 2
-        return image.crop((left, 0, left + new_width, height))
+        return left, 0, left + new_width, height
     new_height = max(1, round(width / aspect))
     top = (height - new_height) // 2
-    return image.crop((0, top, width, top + new_height))
+    return 0, top, width, top + new_height
 
 
 def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
@@ -124,12 +133,16 @@ def ssim(a: np.ndarray, b: np.ndarray, window: int = 7) -> float:
     return float(index.mean())
 
 
-def to_pil(image: torch.Tensor) -> Image.Image:
-    """A (3, H, W) or (1, 3, H, W) tensor in [0, 1] as an 8-bit RGB PIL image."""
+def to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
+    """A (3, H, W) or (1, 3, H, W) tensor in [0, 1] as an 8-bit RGB PIL image; RGBA with an `alpha` of the
+    picture's height and width (any leading dimensions of size 1)."""
     if image.ndim == 4:
         image = image[0]
     array = image.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(array, "RGB")
+    if alpha is None:
+        return Image.fromarray(array, "RGB")
+    mask = alpha.detach().float().reshape(*array.shape[:2], 1).clamp(0, 1).mul(255).round().byte().cpu().numpy()
+    return Image.fromarray(np.concatenate([array, mask], -1), "RGBA")
 
 
 def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
@@ -154,13 +167,14 @@ def _check_pixels(image: Image.Image, name: str) -> None:
         raise ImageError(f"{name} has no pixels ({width}x{height})")
 
 
-def _rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode as 8-bit RGB; transparency is laid on white, as on a white tee or sticker sheet."""
+def _rgb(image: Image.Image, flatten: bool = True) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB; transparency is laid on white, as on a white tee or sticker sheet (or,
+    without `flatten`, dropped)."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         image = Image.fromarray(_array_to_uint8(np.asarray(image)))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") and flatten:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")

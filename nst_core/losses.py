@@ -32,6 +32,25 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return gram_sum(features) / (height * width)
 
 
+def guided_gram_sum(features: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+    """Gram matrices of the features weighted by each region's guidance, summed over positions:
+    (B, C, H, W) and (B or 1, R, H, W) -> (B, R, C, C). As gram_sum, a sum that tiles add up."""
+    flat = features.flatten(2).float()  # (B, C, H*W)
+    weighted = flat[:, None] * guide.flatten(2).float()[:, :, None]  # (B, R, C, H*W): F ∘ T_r, as in the paper
+    return weighted @ weighted.transpose(-1, -2)  # (B, R, C, C)
+
+
+def guide_energy(guide: torch.Tensor) -> torch.Tensor:
+    """What a guided Gram matrix is divided by: the energy of each region's guidance, (B, R, 1, 1). The paper
+    sums; dividing makes a region's Gram matrix a weighted mean that a small region reaches as a large one does."""
+    return guide.float().square().sum((-2, -1), keepdim=True).clamp_min(1e-8)
+
+
+def guided_gram(features: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+    """Each region's Gram matrix, a weighted mean over its positions: (B, R, C, C)."""
+    return guided_gram_sum(features, guide) / guide_energy(guide)
+
+
 def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """||value - target||^2 / ||target||^2 per batch item: (B, ...) -> (B,)."""
     dims = tuple(range(1, target.ndim))
@@ -47,8 +66,15 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
                layer_weights: dict[str, float]) -> torch.Tensor:
-    """Weighted sum over layers of the relative Gram error against the style targets: (B,)."""
-    return sum(weight * relative_error(grams[name], targets[name]) for name, weight in layer_weights.items())
+    """Weighted sum over layers of the relative Gram error against the style targets: (B,). With regions the
+    Grams are (B, R, C, C) and each region's relative error counts in full, as if it were a picture of its own."""
+    return sum(weight * _gram_error(grams[name], targets[name]) for name, weight in layer_weights.items())
+
+
+def _gram_error(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if gram.ndim == 3:
+        return relative_error(gram, target)
+    return relative_error(gram.flatten(0, 1), target.expand_as(gram).flatten(0, 1)).view(gram.shape[:2]).sum(1)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

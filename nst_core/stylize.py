@@ -19,7 +19,8 @@ from .graphs import Replay
 from .images import MIN_SIDE, ImageError, ImageLike, fitted_size, load_image, open_image, to_pil
 from .memory import GIB, available_bytes, choose_tile, lbfgs_history
 from .optim import make_optimizer
-from .tiling import Tile, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
+from .regions import Guide, Regions
+from .tiling import Tile, layer_stride, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
 
 MAX_RECOVERIES = 3  # after this many divergences the run stops with an error
 RECOVERY_LR_FACTOR = 0.1  # each recovery restarts from the last good image with this much smaller a step
@@ -53,13 +54,15 @@ class Step:
     image: torch.Tensor  # (3, H, W) float32 in [0, 1], on the CPU, owned by this step
     note: str = ""  # something the user should know, e.g. that the run recovered from divergence
     tile: int = 0  # the tile side used at this scale, 0 when the picture was optimised whole
+    alpha: torch.Tensor | None = None  # (1, H, W) in [0, 1]: 0 where regions leave the design out; None: opaque
 
     @property
     def done(self) -> bool:
         return self.iteration >= self.total
 
     def to_pil(self):
-        return to_pil(self.image)
+        """The picture as an 8-bit PIL image: RGBA when regions leave some of it out."""
+        return to_pil(self.image, self.alpha)
 
 
 @dataclass(frozen=True)
@@ -67,32 +70,53 @@ class Targets:
     """What the picture is pulled towards: the content image's activations and the style's Gram matrices."""
 
     content: torch.Tensor  # (1, C, H, W) at config.content_layer
-    grams: dict[str, torch.Tensor]  # layer -> (1, C, C)
+    grams: dict[str, torch.Tensor]  # layer -> (1, C, C), or with regions each region's painting's (1, R, C, C)
+    guides: dict[str, torch.Tensor] | None = None  # with regions: style layer -> the regions' guidance (1, R, h, w)
 
 
 def compute_targets(net: FeatureNet | TunedNet, content: torch.Tensor,
                     styles: torch.Tensor | Sequence[torch.Tensor],
                     config: StyleConfig, content_tiles: list[Tile] | None = None,
-                    style_tiles: Sequence[list[Tile] | None] = ()) -> Targets:
+                    style_tiles: Sequence[list[Tile] | None] = (), guide: Guide | None = None) -> Targets:
     """Activations of the content image and Gram matrices of the style images, without gradients.
 
-    Several styles blend as the weighted mean of their Gram matrices (config.style_blend). With tiles,
+    Several styles blend as the weighted mean of their Gram matrices (config.style_blend). With a `guide`
+    of regions, its painted regions each get their own targets: one region the blend, two regions a
+    painting each (nst_core/regions.py). With tiles,
     everything is assembled piece by piece, so print-size pictures never pass the network whole.
     A run's TunedNet with `config.cache_targets` takes each style's Gram matrices from STYLE_CACHE.
     """
     styles = [styles] if isinstance(styles, torch.Tensor) else list(styles)
-    weights = _blend_weights(config, len(styles))
     content_features = tiled_features(net, content, config.content_layer, content_tiles or _whole(content),
                                       config.pooling)
+    style_tiles = [*style_tiles, *[None] * len(styles)]
+    if guide is None:
+        return Targets(content_features, _blended_grams(net, styles, style_tiles, config))
+    if guide.styles.shape[1] == 1:
+        regions = [_blended_grams(net, styles, style_tiles, config)]
+    elif len(styles) == 2:
+        regions = [_blended_grams(net, [style], [tiles], config.replace(style_blend=()))
+                   for style, tiles in zip(styles, style_tiles)]
+    else:
+        raise ValueError("the regions use red, the second painting, so give two paintings (one for white, one for "
+                         f"red), got {len(styles)}")
+    grams = {name: torch.stack([region[name] for region in regions], 1) for name in regions[0]}  # (1, R, C, C)
+    guides = {name: guide.at_layer(layer_stride(name)) for name in config.style_layers}
+    return Targets(content_features, grams, guides)
+
+
+def _blended_grams(net: FeatureNet | TunedNet, styles: list[torch.Tensor], tiles: list[list[Tile] | None],
+                   config: StyleConfig) -> dict[str, torch.Tensor]:
+    """The styles' Gram matrices blended by config.style_blend: layer -> (1, C, C)."""
     grams = {}
-    for style, weight, tiles in zip(styles, weights, [*style_tiles, *[None] * len(styles)]):
-        def compute(style=style, tiles=tiles) -> dict[str, torch.Tensor]:
-            return tiled_grams(net, style, config.style_layers, tiles or _whole(style), config.pooling)
+    for style, weight, own in zip(styles, _blend_weights(config, len(styles)), tiles):
+        def compute(style=style, own=own) -> dict[str, torch.Tensor]:
+            return tiled_grams(net, style, config.style_layers, own or _whole(style), config.pooling)
 
         cached = config.cache_targets and isinstance(net, TunedNet)
         for name, gram in (STYLE_CACHE.grams(net, style, config, compute) if cached else compute()).items():
             grams[name] = grams.get(name, 0) + weight * gram
-    return Targets(content_features, grams)
+    return grams
 
 
 def objective(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Targets,
@@ -105,7 +129,10 @@ def objective_terms(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Ta
                     config: StyleConfig) -> dict[str, torch.Tensor]:
     """The weighted terms and their total for each picture of a batch against its own targets: (B,) each."""
     features = net(image, config.layers, config.pooling)
-    grams = {name: losses.gram(features[name]) for name in config.style_layers}
+    if targets.guides is None:
+        grams = {name: losses.gram(features[name]) for name in config.style_layers}
+    else:
+        grams = {name: losses.guided_gram(features[name], targets.guides[name]) for name in config.style_layers}
     terms = {
         "content": config.content_weight * losses.content_loss(features[config.content_layer], targets.content),
         "style": config.style_weight * losses.STYLE_UNIT * losses.style_loss(grams, targets.grams, config.layer_weights),
@@ -115,15 +142,16 @@ def objective_terms(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Ta
     return terms
 
 
-def draft_starts(contents: list[Image.Image], styles: list[list[Image.Image]],
-                 config: StyleConfig) -> tuple[list, list[torch.Tensor], str]:
+def draft_starts(contents: list[Image.Image], styles: list[list[Image.Image]], config: StyleConfig,
+                 regions: Sequence[Regions | None] = ()) -> tuple[list, list[torch.Tensor], str]:
     """Where a run with `init="draft"` starts: each photo drafted in its painting's manner (nst_core/draft.py),
-    the frames a person sees before the first iteration, and a note when the draft network is unavailable
-    (then the run starts from the photos, shown as they are)."""
+    composited by its regions, the frames a person sees before the first iteration, and a note when the
+    draft network is unavailable (then the run starts from the photos, shown as they are)."""
     from .draft import DraftUnavailable, draft
 
     try:
-        frames = [draft(content, own, config) for content, own in zip(contents, styles)]
+        frames = [draft(content, own, config) if own_regions is None else _drafted_regions(content, own, own_regions, config)
+                  for content, own, own_regions in zip(contents, styles, [*regions, *[None] * len(contents)])]
     except ImageError:
         raise  # a picture the loop cannot paint either: its message says why
     except Exception as error:  # noqa: BLE001 - no network, or a draft it cannot make: the photo it is
@@ -134,6 +162,23 @@ def draft_starts(contents: list[Image.Image], styles: list[list[Image.Image]],
     # The loop paints a luminance picture in "luminance" mode; the frames carry the photo's colours already.
     starts = [colour.luminance_image(frame) if config.colour == "luminance" else frame for frame in frames]
     return starts, frames, ""
+
+
+def _drafted_regions(content: Image.Image, styles: list[Image.Image], regions: Regions,
+                     config: StyleConfig) -> torch.Tensor:
+    """A draft laid out by regions: each painted region drafted in its own painting, the photo where kept."""
+    from .draft import draft
+
+    groups = [styles] if regions.painted == 1 else [[style] for style in styles[:2]]
+    drafts = torch.stack([draft(content, group, config if len(groups) == 1 else config.replace(style_blend=()))
+                          for group in groups])  # (R, 3, H, W)
+    guide = regions.at(*drafts.shape[-2:], config.aspect)
+    shares = guide.styles[0, :, None]  # (R, 1, H, W)
+    painted = (shares * drafts).sum(0) / shares.sum(0).clamp_min(1e-6)
+    painted = torch.where(shares.sum(0) > 1e-6, painted, drafts[0])  # under the photo or left out: any will do
+    photo = load_image(content, max(drafts.shape[-2:]), aspect=config.aspect)
+    photo = torch.nn.functional.interpolate(photo, size=drafts.shape[-2:], mode="bilinear", align_corners=False)
+    return guide.composite(painted[None], photo)[0]
 
 
 def initial_image(content: torch.Tensor, config: StyleConfig) -> torch.Tensor:
@@ -156,6 +201,7 @@ def stylize(
     backbone: Backbone | FeatureNet | None = None,
     device: torch.device | str | None = "auto",
     start: ImageLike | None = None,
+    regions: ImageLike | None = None,
 ) -> Iterator[Step]:
     """Paint `content` in the manner of `style`, yielding a Step every `config.preview_every` iterations
     (and every `config.preview_seconds`, if set).
@@ -165,10 +211,12 @@ def stylize(
     `config.coarse_sketch`, the small sizes are only a quick first look, shown at full size; pictures
     too large for memory are optimised in tiles, exactly. `start`, a picture such as an approved
     design, is where the first scale starts instead of `config.init` (enlarged and cropped to fit).
-    The last step has `step.done` true and carries the result. Stopping the iteration (closing the
+    `regions`, an image in the colour code of nst_core/regions.py, says where each painting goes, where
+    the photo is kept and what is left out (the steps then carry an alpha). The last step has `step.done` true and carries the result. Stopping the iteration (closing the
     generator) ends the run and frees its tensors. It is a batch of one (`stylize_batch`).
     """
-    for (report,) in stylize_batch([content], [style], config, backbone=backbone, device=device, starts=[start]):
+    for (report,) in stylize_batch([content], [style], config, backbone=backbone, device=device, starts=[start],
+                                   regions=[regions]):
         if isinstance(report, DivergenceError):
             raise report
         if report is not None:
@@ -183,6 +231,7 @@ def stylize_batch(
     backbone: Backbone | FeatureNet | None = None,
     device: torch.device | str | None = "auto",
     starts: Sequence[ImageLike | None] | None = None,
+    regions: Sequence[ImageLike | None] | None = None,
 ) -> Iterator[list[Report]]:
     """Paint contents[i] in the manner of styles[i] for every i at once, as `stylize` paints each alone;
     yield one report per picture at each preview.
@@ -208,9 +257,14 @@ def stylize_batch(
     for own in styles:
         _blend_weights(config, len(own))  # a mismatch is an error before any work
     # Decoded once here; each scale only resizes them.
-    contents = [open_image(content) for content in contents]
+    decoded = [open_image(content) for content in contents]
+    guides = [Regions.read(own, content, photo.size) for own, content, photo in
+              zip(regions or [None] * len(contents), contents, decoded)]  # with the photo's own transparency
+    if len({None if own is None else own.painted for own in guides}) > 1:
+        raise ValueError("a batch paints pictures with regions of one kind: paint these pictures one at a time")
+    contents = decoded
     styles = [[open_image(image) for image in own] for own in styles]
-    pictures = [None if start is None else open_image(start) for start in starts or [None] * len(contents)]
+    pictures = [None if start is None else open_image(start, flatten=False) for start in starts or [None] * len(contents)]
     hold = config.hold_memory and device.type == "cpu"
     if hold:
         allocator.hold()
@@ -219,16 +273,19 @@ def stylize_batch(
     done = 0
     try:
         if config.init == "draft" and all(picture is None for picture in pictures):
-            pictures, frames, note = draft_starts(contents, styles, config)
+            pictures, frames, note = draft_starts(contents, styles, config, guides)
             yield [Step(iteration=0, total=config.total_steps, elapsed=time.perf_counter() - started,
-                        losses=Losses(*[math.nan] * 4), image=frame, note=note) for frame in frames]
+                        losses=Losses(*[math.nan] * 4), image=frame, note=note, alpha=_alpha(own, frame.shape[-2:], config))
+                   for frame, own in zip(frames, guides)]
         cadence = Cadence(config)
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
             sketching = config.coarse_sketch and size != config.size
             if sketching and min(fitted_size(contents[0].size, size, config.aspect)) < MIN_SIDE:
                 done += steps  # a quick look too thin for the network (a strip): the size asked for goes first
                 continue
-            scale = _Scale(net, contents, styles, config, size, budget // len(contents), device)
+            scale = _Scale(net, contents, styles, config, size, budget // len(contents), device, guides)
+            shape = full_shape if sketching else (scale.height, scale.width)
+            alphas = [_alpha(own, shape, config) for own in guides]
             for preview in scale.run(steps, pictures, cadence):
                 views = preview.views
                 if sketching:  # a sketch's frame is shown at the final size
@@ -238,7 +295,7 @@ def stylize_batch(
                 yield [report if not isinstance(report, tuple) else Step(
                     iteration=done + preview.iteration, total=config.total_steps, elapsed=elapsed,
                     losses=Losses(**report[0]), image=views[index].clone() if len(views) > 1 else views[0],
-                    note=report[1], tile=scale.tile,
+                    note=report[1], tile=scale.tile, alpha=alphas[index],
                 ) for index, report in enumerate(preview.reports)]
                 if all(isinstance(report, DivergenceError) for report in preview.reports):
                     return
@@ -248,6 +305,14 @@ def stylize_batch(
         if hold:
             del scale, pictures  # the last scale's tensors go before the heap is trimmed
             allocator.release()
+
+
+def _alpha(regions: Regions | None, shape: tuple[int, int], config: StyleConfig) -> torch.Tensor | None:
+    """The picture's alpha (1, H, W) at `shape` on the CPU, or None when nothing is left out."""
+    if regions is None:
+        return None
+    alpha = regions.at(*shape, config.aspect).alpha[0]
+    return None if alpha.min() >= 1 - 1 / 512 else alpha  # nothing an 8-bit file would show as transparent
 
 
 class Cadence:
@@ -285,7 +350,8 @@ class _Scale:
     """One scale of a run for a batch: its photos, targets and tiles, and the optimisation at that size."""
 
     def __init__(self, net: TunedNet, contents: list[Image.Image], styles: list[list[Image.Image]],
-                 config: StyleConfig, size: int, budget: int, device: torch.device):
+                 config: StyleConfig, size: int, budget: int, device: torch.device,
+                 regions: Sequence[Regions | None] = ()):
         self.net, self.config, self.budget, self.device = net, config, budget, device
         photos = [load_image(content, size, device, aspect=config.aspect) for content in contents]
         if len({photo.shape for photo in photos}) > 1:
@@ -305,13 +371,20 @@ class _Scale:
             raise ValueError(f"a batch paints whole pictures, but {self.width}x{self.height} needs tiles here: "
                              "paint these pictures one at a time")
         targets, self.content_images = [], []  # the pictures the content loss compares with
-        for photo, own in zip(photos, styles):
+        guides = [None if own is None else own.at(self.height, self.width, config.aspect).to(device)
+                  for own in [*regions, *[None] * len(photos)][:len(photos)]]
+        for photo, own, guide in zip(photos, styles, guides):
             content_image, style_images = painting_inputs(photo, own, config, device)
             style_tiles = [tiles_for(style_image, "adam")[1] for style_image in style_images]
-            targets.append(compute_targets(net, content_image, style_images, config, self.tiles, style_tiles))
+            targets.append(compute_targets(net, content_image, style_images, config, self.tiles, style_tiles, guide))
             self.content_images.append(content_image)
         self.targets = Targets(torch.cat([t.content for t in targets]),
-                               {name: torch.cat([t.grams[name] for t in targets]) for name in targets[0].grams})
+                               {name: torch.cat([t.grams[name] for t in targets]) for name in targets[0].grams},
+                               None if guides[0] is None else
+                               {name: torch.cat([t.guides[name] for t in targets]) for name in targets[0].guides})
+        # Where the photo is kept, the picture the objective sees is the photo (nst_core/regions.py).
+        self.guide = None if guides[0] is None else Guide.stack(guides)
+        self.kept = torch.cat(self.content_images) if self.guide is not None else None
         self.last_good: torch.Tensor | None = None
 
     def run(self, steps: int, previous: list | torch.Tensor, cadence: Cadence) -> Iterator[_Preview]:
@@ -375,7 +448,7 @@ class _Scale:
                     optimizer.reset(recovering, optimizer.lr * RECOVERY_LR_FACTOR)
                     image.copy_(torch.where(recovering[:, None, None, None], self.last_good, image))
                     given_up |= giving_up
-                    views = shown(self.last_good, self.photos, config)
+                    views = shown(self.composite(self.last_good), self.photos, config)
                     flags = torch.stack((has_good, bad, giving_up, recoveries)).to(good_terms)
                     numbers = torch.cat((good_terms, flags, optimizer.lr[None])).cpu()  # the preview's one read-back
                 reports = []
@@ -411,12 +484,20 @@ class _Scale:
                                                               mode="bicubic", align_corners=False))
         return torch.cat(starts)
 
+    def composite(self, image: torch.Tensor) -> torch.Tensor:
+        """The picture as the objective sees it and as it is shown: with regions, the photo where it is kept."""
+        return image if self.guide is None else self.guide.composite(image, self.kept)
+
     def _evaluate(self, image: torch.Tensor) -> torch.Tensor:
         """The objective's terms (4, B) for every picture, with their gradient put in image.grad."""
         if self.tiles:
-            terms = tiled_backward(self.net, image, self.targets.content, self.targets.grams, self.config, self.tiles)
+            picture = image if self.guide is None else self.composite(image.detach()).requires_grad_(True)
+            terms = tiled_backward(self.net, picture, self.targets.content, self.targets.grams, self.config,
+                                   self.tiles, self.targets.guides)
+            if self.guide is not None:  # through the composite: a kept pixel does not move
+                image.grad = picture.grad * (1 - self.guide.keep)
         else:
-            terms = objective_terms(self.net, image, self.targets, self.config)
+            terms = objective_terms(self.net, self.composite(image), self.targets, self.config)
             terms["total"].sum().backward()  # pictures are independent: each gets the gradient of its own total
         return torch.stack([terms[name].detach().reshape(-1) for name in TERMS])
 

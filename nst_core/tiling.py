@@ -97,26 +97,39 @@ def tiled_features(net: FeatureNet, image: torch.Tensor, layer: str, tiles: list
 
 
 def tiled_grams(net: FeatureNet, image: torch.Tensor, layers: tuple[str, ...], tiles: list[Tile],
-                pooling: str) -> dict[str, torch.Tensor]:
-    """The picture's Gram matrices (mean over positions), accumulated over tiles without gradients."""
-    sums, counts = {}, dict.fromkeys(layers, 0)
+                pooling: str, guides: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The picture's Gram matrices (mean over positions), accumulated over tiles without gradients; with
+    `guides` (each layer's region guidance for the whole picture), each region's (B, R, C, C)."""
+    sums = {}
     with torch.no_grad():
         for tile in tiles:
             features = net(_window(image, tile), layers, pooling)
             for layer in layers:
-                core = core_features(features[layer], layer, tile)
-                sums[layer] = sums.get(layer, 0) + losses.gram_sum(core)
-                counts[layer] += core.shape[-2] * core.shape[-1]
-    return {layer: sums[layer] / counts[layer] for layer in layers}
+                sums[layer] = sums.get(layer, 0) + _gram_part(features[layer], layer, tile, guides)
+    return {layer: sums[layer] / _gram_divisor(image, layer, guides) for layer in layers}
+
+
+def _gram_part(features: torch.Tensor, layer: str, tile: Tile, guides: dict[str, torch.Tensor] | None):
+    """A tile's share of a layer's Gram sums, from its window's features: plain, or weighted per region."""
+    core = core_features(features, layer, tile)
+    if guides is None:
+        return losses.gram_sum(core)
+    return losses.guided_gram_sum(core, core_features(guides[layer], layer, tile, of_window=False))
+
+
+def _gram_divisor(image: torch.Tensor, layer: str, guides: dict[str, torch.Tensor] | None):
+    """What the summed Gram matrices are divided by: the positions, or each region's guidance energy."""
+    return _positions(image, layer) if guides is None else losses.guide_energy(guides[layer])
 
 
 def tiled_backward(net: FeatureNet, image: torch.Tensor, content_target: torch.Tensor,
                    style_targets: dict[str, torch.Tensor], config: StyleConfig,
-                   tiles: list[Tile]) -> dict[str, torch.Tensor]:
-    """The weighted objective's terms; its exact gradient is accumulated into image.grad tile by tile."""
+                   tiles: list[Tile], guides: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The weighted objective's terms; its exact gradient is accumulated into image.grad tile by tile. With
+    `guides`, each region's Gram matrices against its own painting's (nst_core/regions.py)."""
     layer_weights = config.layer_weights
     style_layers = tuple(layer_weights)
-    grams = tiled_grams(net, image.detach(), style_layers, tiles, config.pooling)
+    grams = tiled_grams(net, image.detach(), style_layers, tiles, config.pooling, guides)
     grams = {name: gram.requires_grad_(True) for name, gram in grams.items()}
     style = config.style_weight * losses.STYLE_UNIT * losses.style_loss(grams, style_targets, layer_weights).sum()
     gram_grads = dict(zip(style_layers, torch.autograd.grad(style, [grams[n] for n in style_layers])))
@@ -128,9 +141,8 @@ def tiled_backward(net: FeatureNet, image: torch.Tensor, content_target: torch.T
         features = net(window, config.layers, config.pooling)
         surrogate = window.new_zeros((), dtype=torch.float32)
         for name in style_layers:
-            core = core_features(features[name], name, tile)
-            count = _positions(image, name)
-            surrogate = surrogate + (gram_grads[name] * losses.gram_sum(core)).sum() / count
+            part = _gram_part(features[name], name, tile, guides) / _gram_divisor(image, name, guides)
+            surrogate = surrogate + (gram_grads[name] * part).sum()
         target = core_features(content_target, config.content_layer, tile, of_window=False)
         own = core_features(features[config.content_layer], config.content_layer, tile)
         tile_content = config.content_weight * (own.float() - target.float()).square().sum() / content_energy
