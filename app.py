@@ -18,13 +18,14 @@ from nst_core import PRESETS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 from studio import room
-from studio.controls import CONTROLS, DEFAULTS, LR_FOR, NAMES, SHAPES, PictureUpload, Slider, apply_preset
+from studio.controls import CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, SHAPES, PictureUpload, Slider, apply_preset
 from studio.costs import in_words, plan
 from studio.drafts import chosen, drafts, title
 from studio.executors import RayCluster
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
-from studio.printing import fetch_print, open_print, print_estimate, render_print
+from studio.printing import REOPENED, fetch_print, open_print, print_area_preview, print_estimate, render_print
 from studio.room import GATE
+from studio.regions import BRUSHES, LEGEND, STROKE_OPACITY, editor_photo, region_file
 from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
 from studio.workshop import Workshop
 
@@ -100,16 +101,26 @@ def build_demo() -> gr.Blocks:
                                        min_width=320)  # on a phone: a row of its own
                 uploaded = PictureUpload(None, type="filepath", label="Painting to try", visible=False,
                                          elem_id="uploaded")  # the painting uploaded last, beside the examples
+                with gr.Accordion("Regions: keep the photo, leave out, or a second painting, where you paint",
+                                  open=False, elem_id="regions-section"):
+                    gr.Markdown(LEGEND, elem_id="regions-legend")
+                    editor = gr.ImageEditor(
+                        editor_photo(str(ASSETS / PHOTOS[0])), label="Paint on your photo", type="numpy", image_mode="RGBA", sources=[], transforms=[],
+                        layers=False, buttons=[], height=360, elem_id="editor",
+                        brush=gr.Brush(colors=[(colour, STROKE_OPACITY) for _, colour, _ in BRUSHES],
+                                       color_mode="fixed"))
+                regions = PictureUpload(None, type="filepath", label="Regions", visible=False,
+                                        elem_id="regions")  # the strokes in the colour code, for the API
                 shape = gr.Radio([(words, name) for name, (words, _) in SHAPES.items()], value="photo",
                                  label="Shape of the design", elem_id="shape")
                 with gr.Row():
                     run = gr.Button("Paint", variant="primary", elem_id="run", scale=2)
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1)
                 estimate = gr.Markdown("", elem_id="estimate")
-                with gr.Accordion("Settings", open=False, elem_id="settings"):
-                    preset = gr.Radio(list(PRESETS), value="default", label="Preset",
-                                      info="default: finished picture · preview: quick look · "
-                                           "seed: the original recipe")
+                # Not "Settings": gradio's own footer has a "Settings" of its own.
+                with gr.Accordion("Fine-tune the painting", open=False, elem_id="settings"):
+                    preset = gr.Radio([(PRESET_WORDS.get(name, name), name) for name in PRESETS], value="default",
+                                      label="Start from a recipe", info="it sets the controls below")
                     components = {control.name: control.make(shown) for control in CONTROLS}
                     for name, component in components.items():
                         component.elem_id = f"control-{name}"  # found again by fit_to_machine, and by tests
@@ -148,13 +159,22 @@ def build_demo() -> gr.Blocks:
                                                  info=" · ".join(f"{n} {w}×{h}" for n, (w, h) in PRINT_PRESETS.items()))
                         custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)", visible=False)
                     with gr.Row():
+                        fit = gr.Radio([("Fit the whole design inside the print area (the rest left transparent)",
+                                         "fit"), ("Fill the print area (the design's edges are cropped)", "fill")],
+                                       value="fit", label="When the design's shape differs from the print's",
+                                       elem_id="fit-design", scale=3, min_width=240)
+                        print_area = gr.Image(None, label="The print area (outlined), as it will be printed",
+                                              type="pil", format="png", interactive=False, buttons=[], height=240,
+                                              elem_id="print-area", scale=2, min_width=160)
+                    with gr.Row():
                         final_steps = Slider(1, 100, FINAL_STEPS, step=1, label="Steps at print size",
                                              info="refining the picture above (without one, a small print is "
                                                   "painted from the photo with the main Steps)")
                         colours = Slider(0, 16, 0, step=1, label="Ink colours (0: full colour)")
                     with gr.Row():
-                        transparent = gr.Checkbox(False, label="Transparent background (sticker)")
-                        sixteen_bits = gr.Checkbox(False, label="16-bit TIFF")
+                        transparent = gr.Checkbox(False, label="Keep the photo's transparent background (sticker)")
+                        sixteen_bits = gr.Checkbox(False, label="Smoothest colours, for print shops that ask "
+                                                                "(16-bit TIFF)")
                     render = gr.Button("Render print", variant="primary", elem_id="render")
                     print_estimate_line = gr.Markdown("", elem_id="print-estimate")
                     print_status = gr.Markdown("", elem_id="print-status")
@@ -169,7 +189,7 @@ def build_demo() -> gr.Blocks:
                         fetch = gr.Button("Fetch print", elem_id="fetch", scale=1)
 
         controls = [components[name] for name in NAMES]
-        extras = [blend, second_style, quick_start, shape]
+        extras = [blend, second_style, quick_start, shape, regions]
         ui_only = {"api_visibility": "private", "queue": False}  # page conveniences, not API endpoints
         photos.select(_pick(PHOTOS), None, content, **ui_only)
         preset.change(apply_preset, preset, controls, **ui_only)
@@ -180,17 +200,27 @@ def build_demo() -> gr.Blocks:
                   components["init"]]
         for trigger in timing:
             trigger.change(estimate_line, timing, estimate, **ui_only)
-        # The print's estimate follows its settings and the approved picture, but not every frame of a run.
-        print_timing = [content, print_name, custom_size, final_steps, picture, shape]  # the picture: approved
+        # The print's estimate and its area follow its settings and the approved picture, but not every frame of a run.
+        print_timing = [content, print_name, custom_size, final_steps, picture, shape, fit]  # the picture: approved
         for event in (content.change, print_name.change, custom_size.change, final_steps.change, shape.change,
-                      print_section.expand):
+                      fit.change, print_section.expand):
             event(print_estimate, print_timing, print_estimate_line, **ui_only)
+        placing = {"fn": print_area_preview, "outputs": print_area, **ui_only,
+                   "inputs": [picture, content, print_name, custom_size, fit, shape, transparent]}
+        for event in (content.change, print_name.change, custom_size.change, fit.change, shape.change,
+                      transparent.change, print_section.expand):
+            event(**placing)
         run.click(refuse_second_paint, None, None, trigger_mode="multiple", api_visibility="private",
                   concurrency_limit=None)  # queued: a warning reaches the page only through the queue
         painting = dict(fn=paint, inputs=[content, style, *controls, *extras],
                         outputs=[picture, progress_line, plot, download], show_progress_on=progress_line,
                         concurrency_limit=None)  # GATE keeps the line
-        run.click(api_name="paint", **painting).then(print_estimate, print_timing, print_estimate_line, **ui_only)
+        # The strokes become a region image in the colour code first: the API's `regions` takes such a file.
+        strokes = {"fn": region_file, "inputs": editor, "outputs": regions, **ui_only}
+        content.change(editor_photo, content, editor, **ui_only)
+        painted = run.click(**strokes).then(api_name="paint", **painting)
+        painted.then(print_estimate, print_timing, print_estimate_line, **ui_only)
+        painted.then(**placing)
         # Try paintings: the photo drafted in each painting, refreshed with the photo or an upload, in a small
         # group of its own so that drafts never wait behind live runs; a click paints that painting.
         drafting = {"fn": try_paintings, "inputs": [content, uploaded], "outputs": looks, "concurrency_limit": 2,
@@ -199,11 +229,12 @@ def build_demo() -> gr.Blocks:
         style.upload(lambda path: path, style, uploaded, **ui_only)
         uploaded.change(api_visibility="private", **drafting)
         looks.select(choose_painting, uploaded, style, **ui_only).then(
-            make_way, None, None, api_visibility="private", concurrency_limit=None).then(
+            make_way, None, None, api_visibility="private", concurrency_limit=None).then(**strokes).then(
             api_visibility="private", **painting)
         print_outputs = [picture, print_status, tee, mug, print_download, print_id]
-        render.click(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
-                                    transparent, sixteen_bits, picture],  # the picture on the page: the approved one
+        render.click(**strokes).then(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
+                                    transparent, sixteen_bits, picture,  # the picture on the page: the approved one
+                                    fit],
                      print_outputs, api_name="print", show_progress_on=print_status,
                      concurrency_limit=None)  # PRINTS runs one at a time
         render.click(lambda: "**printing**: the print's progress is in the Print section below.", None,
@@ -212,10 +243,15 @@ def build_demo() -> gr.Blocks:
         # Stop is heard by the runs themselves (not gradio's cancels, which would drop their last update: the
         # picture so far and its download); a closed tab or an API job.cancel() still cancels the event.
         stop_button.click(stop, print_id, None, api_visibility="private", concurrency_limit=None)
-        demo.load(open_page, None, [*controls, about_line, print_id], **ui_only).then(
-            estimate_line, timing, estimate, **ui_only).then(api_visibility="private", **drafting).then(
-            open_print, print_id, print_outputs, api_visibility="private",
-            concurrency_limit=None)  # watching a print holds up nobody else's page
+        # A print's link (`?print=ID`) brings back the print and what it was made from, beside the page's start-up.
+        reopened = {"content": content, "style": style, "second_style": second_style, "print_name": print_name,
+                    "custom_size": custom_size, "final_steps": final_steps, "colours": colours,
+                    "transparent": transparent, "sixteen_bits": sixteen_bits, "fit": fit,
+                    "print_section": print_section, "status": progress_line}
+        opened = demo.load(open_page, None, [*controls, about_line, print_id], **ui_only)
+        opened.then(estimate_line, timing, estimate, **ui_only).then(api_visibility="private", **drafting)
+        opened.then(open_print, print_id, [*print_outputs, *(reopened[name] for name in REOPENED)],
+                    api_visibility="private", concurrency_limit=None)  # watching a print holds up nobody else's page
         # In the browser, every few seconds: is the server still there? A page whose server is gone says so.
         gr.Timer(SERVER_CHECK_SECONDS).tick(None, None, None, js=SERVER_CHECK)
     return demo

@@ -65,10 +65,13 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def content_alpha(source: str | os.PathLike | bytes | Image.Image) -> torch.Tensor | None:
+def content_alpha(source: str | os.PathLike | bytes | Image.Image | np.ndarray) -> torch.Tensor | None:
     """The transparency of a content picture as a (1, 1, H, W) mask in [0, 1]; None when nothing is transparent."""
     if isinstance(source, Image.Image):
         return _alpha(source)
+    if isinstance(source, np.ndarray):  # pixels sent to a worker: (H, W, 4) 8-bit RGBA keeps its transparency
+        return _alpha(Image.fromarray(source)) if source.ndim == 3 and source.shape[-1] == 4 and \
+            source.dtype == np.uint8 else None
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with Image.open(stream) as image:

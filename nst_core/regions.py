@@ -84,12 +84,12 @@ class Regions:
         """The regions a region image (`source`, or None) and the photo's own transparency give, fitted to the
         photo (of `size`, width x height, when known) as the photo is fitted to the picture; None when neither
         says anything: the whole photo is painted."""
-        alpha = content_alpha(photo) if isinstance(photo, (str, os.PathLike, bytes, Image.Image)) else None
+        alpha = content_alpha(photo) if not isinstance(photo, torch.Tensor) else None
         if source is None and alpha is None:
             return None
         size = size or open_image(photo).size
         if source is None:
-            shares = F.pad(torch.ones(1, 1, size[1], size[0]), (0, 0, 0, 0, 0, 3))  # all the painting
+            shares = cls.everywhere(size).shares
         else:
             label = name or (os.path.basename(source) if isinstance(source, (str, os.PathLike)) else "the region image")
             shares = _decode(source, label, size)
@@ -98,6 +98,11 @@ class Regions:
             alpha = F.interpolate(alpha, size=shares.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
             shares = torch.cat([shares[:, :3] * alpha, 1 - alpha * (1 - shares[:, 3:])], 1)
         return cls(_feather(shares), painted=2 if shares[:, 1].max() > TOLERANCE else 1)
+
+    @classmethod
+    def everywhere(cls, size: tuple[int, int]) -> Regions:
+        """The whole picture (width x height) painted in the painting, as without regions."""
+        return cls(F.pad(torch.ones(1, 1, size[1], size[0]), (0, 0, 0, 0, 0, 3)), painted=1)
 
     def at(self, height: int, width: int, aspect: float = 0.0) -> Guide:
         """The guide for a picture of height x width, cropped to `aspect` as the photo is (centred)."""

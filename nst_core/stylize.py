@@ -260,6 +260,8 @@ def stylize_batch(
     decoded = [open_image(content) for content in contents]
     guides = [Regions.read(own, content, photo.size) for own, content, photo in
               zip(regions or [None] * len(contents), contents, decoded)]  # with the photo's own transparency
+    if any(guides):  # a batch's pictures are painted alike: without regions of its own, a picture is painted whole
+        guides = [own or Regions.everywhere(photo.size) for own, photo in zip(guides, decoded)]
     if len({None if own is None else own.painted for own in guides}) > 1:
         raise ValueError("a batch paints pictures with regions of one kind: paint these pictures one at a time")
     contents = decoded

@@ -23,6 +23,13 @@ from .server import engine
 DEFAULTS = PRESETS["default"]
 LR_FOR = {"lbfgs": DEFAULTS.lr, "adam": PRESETS["adam"].lr}
 MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
+PRESET_WORDS = {"default": "finished picture", "preview": "quick look", "adam": "smooth brushwork (Adam)",
+                "seed": "the original 2016 recipe (slow)"}
+POOLING_WORDS = {"max": "crisp (max pooling)", "avg": "soft (average pooling)"}
+COLOUR_WORDS = {"style": "the painting's",
+                "luminance": "the photo's, painted in the painting's strokes (luminance only)",
+                "histogram": "the painting's, shifted to the photo's palette (histogram matching)",
+                "keep": "the photo's, laid over the finished picture (colour transfer)"}
 SHAPES = {"photo": ("the photo's", 0.0)} | {name: (f"{name} {w}×{h}", w / h) for name, (w, h) in PRINT_PRESETS.items()}
 log = logging.getLogger("tee-style-studio")
 
@@ -85,43 +92,53 @@ class Control:
 # Every setting, once: the page's sliders, the presets and the engine's config all come from this table.
 CONTROLS = (
     Control("alpha", "content_weight", lambda c: Slider(
-        0, 10, c.content_weight, step=0.05, label="Keep the photo", info="how much of the photo stays (α)")),
+        0, 10, c.content_weight, step=0.05, label="Keep the photo",
+        info="how much of the photo's shapes stay: more keeps them clearer (content weight)")),
     Control("log_beta", "style_weight", lambda c: Slider(
         3, 9, _log10(c.style_weight), step=0.1, label="Paint strength",
-        info="6 is balanced; each step up paints ten times harder (log₁₀ β)"),
+        info="how strongly the painting's manner is laid on: 6 is balanced, each one more paints ten times "
+             "harder (style weight, as a power of ten)"),
         to_config=lambda value: 10.0 ** float(value), from_config=_log10),
     Control("lr", "lr", lambda c: Slider(
-        0.001, 2, c.lr, step=0.001, label="Step size", info="1 for the fast method; 0.003 to 0.05 for the smooth one")),
+        0.001, 2, c.lr, step=0.001, label="Step size",
+        info="how much the picture may change at each step: too much blotches it, too little paints slowly; "
+             "set for you when you choose how it paints (learning rate)")),
     Control("steps", "steps", lambda c: Slider(10, 3000, c.steps, step=10, label="Steps",
                                                 info="more steps: a more finished picture, a longer wait"),
             to_config=int),
-    Control("size", "size", lambda c: Slider(64, MAX_LIVE_SIZE, c.size, step=16, label="Size (longest side, px)"),
+    Control("size", "size", lambda c: Slider(64, MAX_LIVE_SIZE, c.size, step=16,
+                                              label="Size (pixels on the longest side)"),
             to_config=int),
     Control("optimizer", "optimizer", lambda c: gr.Radio(
-        [("fast (L-BFGS)", "lbfgs"), ("smooth (Adam)", "adam")], value=c.optimizer, label="Method"), to_config=str),
+        [("fast, crisp detail (L-BFGS)", "lbfgs"), ("smooth brushwork, slower (Adam)", "adam")],
+        value=c.optimizer, label="How it paints", info="the two ways of improving the picture step by step "
+                                                      "(the optimiser)"), to_config=str),
     Control("init", "init", lambda c: gr.Radio(
         [("a draft in the painting's manner", "draft"), ("the photo", "content"), ("noise", "noise")],
         value=c.init, label="Start from", info="the draft is the first picture you see, in a blink"), to_config=str),
-    Control("tv", "tv_weight", lambda c: Slider(0, 100, c.tv_weight, step=0.5, label="Smoothing")),
-    Control("seed", "seed", lambda c: Number(c.seed, precision=0, minimum=0, label="Seed (for a noise start)"),
+    Control("tv", "tv_weight", lambda c: Slider(0, 100, c.tv_weight, step=0.5, label="Smoothing",
+                                                 info="evens out speckle and grain (total variation)")),
+    Control("seed", "seed", lambda c: Number(c.seed, precision=0, minimum=0, label="Noise pattern (seed)",
+                                             info="another number, another start, when starting from noise"),
             to_config=int),
     Control("preview_every", "preview_every", lambda c: Slider(
-        1, 100, c.preview_every, step=1, label="Preview every N steps"), to_config=int),
+        1, 100, c.preview_every, step=1, label="Show the picture every … steps"), to_config=int),
     Control("preview_seconds", "preview_seconds", lambda c: Slider(
-        0, 30, c.preview_seconds, step=0.5, label="…and at least every N seconds", info="0: by steps only")),
+        0, 30, c.preview_seconds, step=0.5, label="…and at least every … seconds", info="0: by steps only")),
     Control("style_scale", "style_scale", lambda c: Slider(
         0.25, 2, c.style_scale, step=0.05, label="Brush size", info="larger: bigger brush strokes")),
-    Control("pooling", "pooling", lambda c: gr.Radio(list(POOLINGS), value=c.pooling, label="Pooling"), to_config=str),
+    Control("pooling", "pooling", lambda c: gr.Radio(
+        [(POOLING_WORDS[name], name) for name in POOLINGS], value=c.pooling, label="Texture",
+        info="how the network sums up what it sees (its pooling)"), to_config=str),
     Control("colour", "colour", lambda c: gr.Radio(
-        list(COLOURS), value=c.colour, label="Colours",
-        info="style: the painting's · luminance / keep: the photo's · histogram: the painting in the photo's palette"),
-        to_config=str),
+        [(COLOUR_WORDS[name], name) for name in COLOURS], value=c.colour, label="Colours"), to_config=str),
 )
 NAMES = tuple(control.name for control in CONTROLS)
 # Inputs that are not a preset's recipe, with the values an API call that leaves them out gets.
-EXTRAS = {"blend": 0.5, "second_style": None, "quick_start": True, "shape": "photo"}
+EXTRAS = {"blend": 0.5, "second_style": None, "quick_start": True, "shape": "photo",
+          "regions": None}  # a region image in the colour code of nst_core/regions.py; None: the whole photo painted
 PRINT_INPUTS = {"print_name": "tee", "custom_size": "2000x2000", "final_steps": FINAL_STEPS, "colours": 0,
-                "transparent": False, "sixteen_bits": False, "approved": None}
+                "transparent": False, "sixteen_bits": False, "approved": None, "fit": "fit"}
 OPTIONAL = EXTRAS | PRINT_INPUTS
 
 
@@ -181,7 +198,8 @@ def refusal(message: str) -> gr.Error:
 def _readable(error: Exception, *uploads) -> gr.Error:
     """The engine's message for the page, the uploads' server paths replaced by what they are."""
     message = str(error)
-    for path, name in zip(uploads, ("the photo", "the painting", "the second painting", "the approved picture")):
+    for path, name in zip(uploads, ("the photo", "the painting", "the second painting", "the approved picture",
+                                    "the region image")):
         if path:
             message = message.replace(str(path), name)
     return refusal(message)

@@ -22,6 +22,7 @@ import torch
 
 from nst_core.cluster import connect
 from nst_core.config import StyleConfig
+from nst_core.export import content_alpha
 from nst_core.images import ImageLike, open_image
 from nst_core.stylize import Step
 
@@ -62,10 +63,10 @@ class RayCluster:
                 self._idle.put(actor)
 
     def stream(self, content: ImageLike, styles: Sequence[ImageLike], config: StyleConfig,
-               start: ImageLike | None = None) -> Iterator[Step]:
+               start: ImageLike | None = None, regions: ImageLike | None = None) -> Iterator[Step]:
         """The run's Steps as its actor paints them; closing the iterator stops the remote run."""
         pictures = (_portable(content), [_portable(style) for style in styles],
-                    None if start is None else _portable(start))
+                    None if start is None else _portable(start), None if regions is None else _portable(regions))
         note = ""
         for attempt in range(1, ATTEMPTS + 1):
             actor = self._idle.get()
@@ -90,8 +91,8 @@ class RayCluster:
         import ray
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
 
-        content, styles, start = pictures
-        stream = actor.paint.options(num_returns="streaming").remote(run, content, styles, config, start)
+        content, styles, start, regions = pictures
+        stream = actor.paint.options(num_returns="streaming").remote(run, content, styles, config, start, regions)
         try:
             for ref in stream:
                 yield ray.get(ref)
@@ -140,7 +141,10 @@ class RayCluster:
 
 
 def _portable(picture: ImageLike) -> np.ndarray | torch.Tensor:
-    """A picture as pixels, which travel to any worker (a path on this machine would not)."""
+    """A picture as pixels, which travel to any worker (a path on this machine would not): RGB, or RGBA
+    where it is transparent (a photo's transparency is left out of the design, a region image's says so)."""
     if isinstance(picture, torch.Tensor):
         return picture.detach().cpu()
-    return np.asarray(open_image(picture))
+    rgb = np.asarray(open_image(picture, flatten=False))
+    alpha = content_alpha(picture)
+    return rgb if alpha is None else np.dstack([rgb, (alpha[0, 0].numpy() * 255).round().astype(np.uint8)])

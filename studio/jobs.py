@@ -2,8 +2,9 @@
 
 A tee takes an hour on a CPU; nobody keeps a tab open that long. A job is started by the page or the
 API, paints on whether anyone watches or not, and is fetched later by its id (the page's link
-`/?print=ID`). Each job's folder holds `job.json` (its state, message and file names) beside its
-files, and is removed `lifetime` seconds after the job ended. A restarted server does not resume
+`/?print=ID`). Each job's folder holds `job.json` (its state, message, settings and file names) beside
+its files and a copy of its uploads (photo, paintings...), so that its link brings them back to the
+page; it is removed `lifetime` seconds after the job ended. A restarted server does not resume
 a print that was painting: the job's state says it was lost, so its link says so and asks for a
 new render (a print repaints in minutes from the approved design; resuming would need the whole
 optimiser state on disk at every scale).
@@ -40,6 +41,8 @@ class Job:
     left: float | None = None  # seconds left while painting
     countdown: object | None = None  # the run's studio.costs.Countdown, for how far it is, while painting
     files: dict[str, str] = field(default_factory=dict)  # "design", "tee", "mug" -> file name in `folder`
+    settings: dict = field(default_factory=dict)  # the print's own settings (size, fit...), as the page had them
+    uploads: dict[str, list[str]] = field(default_factory=dict)  # "content", "styles"... -> copies in `folder`
     cancelled: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)  # set on every update, for watchers
 
@@ -50,9 +53,21 @@ class Job:
     def path(self, name: str) -> Path | None:
         return self.folder / self.files[name] if name in self.files else None
 
+    def uploaded(self, name: str) -> list[Path]:
+        """The job's copies of an upload ("content", "styles", "approved"...), none if it had none."""
+        return [self.folder / copy for copy in self.uploads.get(name, [])]
+
+    @classmethod
+    def load(cls, folder: Path, saved: dict) -> Job:
+        """A job as its record `saved` (job.json in `folder`) describes it."""
+        return cls(folder.name, folder, saved.get("title", "print"), saved.get("estimate", 0),
+                   saved.get("state", "waiting"), saved.get("message", ""), files=saved.get("files", {}),
+                   settings=saved.get("settings", {}), uploads=saved.get("uploads", {}))
+
     def save(self) -> None:
         record = {"id": self.id, "title": self.title, "state": self.state, "message": self.message,
-                  "files": self.files, "estimate": self.estimate, "saved": time.time()}
+                  "files": self.files, "estimate": self.estimate, "settings": self.settings,
+                  "uploads": self.uploads, "saved": time.time()}
         temporary = self.folder / "job.json.part"
         temporary.write_text(json.dumps(record))
         temporary.replace(self.folder / "job.json")  # atomic: a crash never leaves half a record
@@ -73,12 +88,18 @@ class PrintJobs:
         self._recover()
         threading.Thread(target=self._serve, name="nst-prints", daemon=True).start()
 
-    def start(self, title: str, estimate: float, work: Work, countdown=None) -> Job:
-        """A new job, queued behind the prints before it; `countdown` (studio.costs.Countdown) says how far it is."""
+    def start(self, title: str, estimate: float, work: Work, countdown=None, settings: dict | None = None,
+              uploads: dict[str, str | list[str] | None] | None = None) -> Job:
+        """A new job, queued behind the prints before it; `countdown` (studio.costs.Countdown) says how far it
+        is. Its `settings` (JSON values) are recorded and its `uploads` (name -> file path or paths) copied into
+        its folder, before it can start, so that it can be shown again as it was asked for."""
         self.prune()
         job_id = uuid.uuid4().hex[:10]
-        job = Job(job_id, self.root / job_id, title, estimate, countdown=countdown)
+        job = Job(job_id, self.root / job_id, title, estimate, countdown=countdown, settings=dict(settings or {}))
         job.folder.mkdir(parents=True)
+        for name, paths in (uploads or {}).items():
+            paths = [paths] if isinstance(paths, (str, Path)) else [path for path in paths or () if path]
+            job.uploads[name] = [_copy(Path(path), job.folder / f"{name}{index}") for index, path in enumerate(paths)]
         job.save()
         with self._lock:
             self._jobs[job_id] = job
@@ -101,9 +122,7 @@ class PrintJobs:
         record = self.root / job_id / "job.json"
         if not record.is_file():
             return None
-        saved = json.loads(record.read_text())
-        job = Job(job_id, record.parent, saved["title"], saved["estimate"], saved["state"], saved["message"],
-                  files=saved["files"])
+        job = Job.load(record.parent, json.loads(record.read_text()))
         with self._lock:
             return self._jobs.setdefault(job_id, job)
 
@@ -134,9 +153,9 @@ class PrintJobs:
                 saved = json.loads(record.read_text())
             except (OSError, ValueError):
                 continue
-            if saved.get("state") not in ENDED:
-                job = Job(record.parent.name, record.parent, saved.get("title", "print"), saved.get("estimate", 0))
-                self._end(job, "lost", "the server restarted while this print was painting: please render it again")
+            if saved.get("state") not in ENDED:  # its settings and uploads stay, for the page to show again
+                self._end(Job.load(record.parent, saved), "lost",
+                          "the server restarted while this print was painting: please render it again")
 
     def _serve(self) -> None:
         while True:
@@ -162,3 +181,11 @@ class PrintJobs:
         job.state, job.message, job.left = state, message, 0.0
         job.save()
         job.changed.set()
+
+
+def _copy(source: Path, folder: Path) -> str:
+    """A copy of `source` in `folder`, under its own name (a print's file is named after its photo and
+    painting), as a path relative to the job's folder."""
+    folder.mkdir()
+    shutil.copyfile(source, folder / source.name)
+    return f"{folder.name}/{source.name}"

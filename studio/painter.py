@@ -45,13 +45,15 @@ class Painter:
         """The size of every workshop batch painted here."""
         return list(self.workshop.batches) if self.workshop else []
 
-    def paint(self, run: str, content, styles, config: StyleConfig, start=None) -> Iterator[Step]:
+    def paint(self, run: str, content, styles, config: StyleConfig, start=None, regions=None) -> Iterator[Step]:
         """The run's Steps (a streaming generator); it ends early at the first frame after `stop(run)`."""
         stop = self._stops.setdefault(run, threading.Event())
         ended = self._ended.setdefault(run, threading.Event())
-        batched = self.workshop is not None and len(styles) == 1 and start is None and not config.aspect
+        batched = (self.workshop is not None and len(styles) == 1 and start is None and regions is None
+                   and not config.aspect)
         steps = (self.workshop.stylize(content, styles[0], config) if batched else
-                 stylize(content, styles, config, backbone=self.backbone, device=self.device, start=start))
+                 stylize(content, styles, config, backbone=self.backbone, device=self.device, start=start,
+                         regions=regions))
         try:
             for step in steps:
                 yield step

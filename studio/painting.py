@@ -11,12 +11,14 @@ import gradio as gr
 import pandas as pd
 
 from nst_core import DivergenceError, ImageError
+from nst_core.export import content_alpha
 from nst_core.images import open_image
 
 from .background import latest
 from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, refusal, taking
 from .costs import Countdown, in_words
 from .gate import GateError
+from .regions import check_regions
 from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, save_result, sharing
 from .server import TYPICAL_PHOTO, engine, live_config
 
@@ -40,6 +42,7 @@ def paint(*values, request: gr.Request = None):
         photo = open_image(content)  # decoded once: for the estimate and for the run
     except ImageError as error:
         raise _readable(error, content) from None
+    check_regions(settings["regions"], content, styles)
     countdown = engine().countdown(config, photo.size)
     beside, why = beside_a_paint()
     countdown.total = sharing(countdown.total, beside)  # what it will take beside a print that renders now
@@ -55,7 +58,9 @@ def paint(*values, request: gr.Request = None):
                 yield gr.skip(), "**stopped** while waiting in line; press Paint to join again.", gr.skip(), gr.skip()
                 return
             yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
-        with contextlib.closing(latest(live_steps(photo, styles, config), heartbeat=HEARTBEAT)) as frames:
+        source = photo if content_alpha(content) is None else content  # the file: its transparency is left out
+        steps = live_steps(source, styles, config, settings["regions"])
+        with contextlib.closing(latest(steps, heartbeat=HEARTBEAT)) as frames:
             for step in frames:
                 if ticket.stopped.is_set():
                     break
@@ -81,7 +86,7 @@ def paint(*values, request: gr.Request = None):
             kept = save_result(picture, result_name(content, styles[0])) if picture else gr.skip()
             yield gr.skip(), STOPPED, gr.skip(), kept
     except (ImageError, DivergenceError) as error:
-        raise _readable(error, content, styles[0], settings.get("second_style")) from None
+        raise _readable(error, content, styles[0], settings.get("second_style"), None, settings["regions"]) from None
     finally:
         GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes
 

@@ -1,5 +1,5 @@
-"""The print's handlers: the estimate before Render print, the print job and its watchers, fetching a
-print by its id or link."""
+"""The print's handlers: the estimate and the print area before Render print, the print job and its
+watchers, fetching a print by its id, and reopening one by its link as it was asked for."""
 
 from __future__ import annotations
 
@@ -7,81 +7,146 @@ import gradio as gr
 from PIL import Image
 
 from nst_core import ImageError
-from nst_core.export import print_size
-from nst_core.images import open_image
+from nst_core.export import content_alpha, print_size
+from nst_core.images import crop_to_aspect, open_image
 from nst_core.memory import DoesNotFitError
-from nst_core.printing import export_design, print_config
+from nst_core.printing import Placement, design_mask, export_design, place_design, print_area, print_config
 
 from .controls import EXTRAS, NAMES, PRINT_INPUTS, SHAPES, StyleConfig, _inputs, _readable, refusal, taking
 from .costs import in_words
 from .jobs import Job
 from .painting import HEARTBEAT, status
+from .regions import check_regions
 from .room import PRINTS, beside_a_print, execute, result_name, sharing
 from .server import engine
 
 PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
+AREA_SIDE = 320  # the print area's picture: enough to see where the design lands, small enough for a phone
+# A print's own settings, kept with its job and given back to their boxes, in this order, when its link is opened.
+KEPT = ("print_name", "custom_size", "final_steps", "colours", "transparent", "sixteen_bits", "fit")
+# What open_print gives back after the print's own outputs: its uploads and KEPT, the Print section, the main line.
+REOPENED = ("content", "style", "second_style", *KEPT, "print_section", "status")
+STATES = {"waiting": "waiting for the print before it", "painting": "painting now", "done": "done",
+          "failed": "not made", "stopped": "stopped", "lost": "lost when the server restarted"}
 
 
-def _print_config(values: dict, base: StyleConfig) -> tuple[StyleConfig, object]:
+def _plan(values: dict, base: StyleConfig, photo: tuple[int, int]) -> tuple[StyleConfig, Image.Image | None,
+                                                                             Placement, float]:
+    """The print's config, the approved picture it refines (if any), where the design lands in the print, and
+    the design's aspect: the approved picture's, else the chosen shape's, else the photo's. With "fit" the
+    design is painted in its own shape inside the print; with "fill", at the print's, its photo cropped."""
     name = values["print_name"]
-    size = values["custom_size"] if name == "custom" else name
+    size = print_size(values["custom_size"] if name == "custom" else name)
     approved = open_image(values["approved"]) if values.get("approved") else None
-    return print_config(size, base, int(values["final_steps"]), start_side=max(approved.size) if approved else 0), \
-        approved
+    width, height = approved.size if approved else photo
+    aspect = width / height if approved or not base.aspect else base.aspect
+    placement = place_design(aspect, size, values.get("fit") or "fit", top_aligned=name == "tee")
+    config = print_config(placement.design, base, int(values["final_steps"]),
+                          start_side=max(approved.size) if approved else 0)
+    return config, approved, placement, aspect
 
 
-def print_estimate(content, print_name, custom_size, final_steps, approved, shape) -> str:
-    """Before Render print: how long it will take, from the approved picture or from the photo."""
+def print_estimate(content, print_name, custom_size, final_steps, approved, shape, fit="fit") -> str:
+    """Before Render print: how long it will take, from the approved picture or from the photo, and how the
+    design meets the print area when their shapes differ."""
     if not content:
         return "Choose a photo first."
     try:
         values = {"print_name": print_name, "custom_size": custom_size, "final_steps": final_steps,
-                  "approved": approved}
-        config, _ = _print_config(values, engine().default.replace(aspect=SHAPES[shape or "photo"][1]))
-        seconds = engine().countdown(config, open_image(content).size).total
+                  "approved": approved, "fit": fit}
+        photo = open_image(content).size
+        config, _, placement, aspect = _plan(values, engine().default.replace(aspect=SHAPES[shape or "photo"][1]),
+                                             photo)
+        seconds = engine().countdown(config, photo).total
     except (ValueError, TypeError, ImageError, KeyError):
         return ""
     start = "refining the picture above" if approved else "painting from the photo (no approved picture yet)"
     beside, why = beside_a_print()
-    return f"Takes {in_words(sharing(seconds, beside))} on this server, {start}" + (f" ({why})" if why else "")
+    return (f"Takes {in_words(sharing(seconds, beside))} on this server, {start}" + (f" ({why})" if why else "")
+            + _fitting(placement, aspect, fit, print_name))
+
+
+def _fitting(placement: Placement, aspect: float, fit: str, name: str) -> str:
+    """How a design of another shape than the print meets it, in words ("" when the shapes agree)."""
+    fitted = place_design(aspect, placement.size, "fit", top_aligned=name == "tee")
+    if not fitted.padded:
+        return ""
+    area = "the print" if name == "custom" else f"the {name}"
+    wider = aspect > placement.size[0] / placement.size[1]
+    if fit == "fill":
+        return (f"\n\nThe design's {'left and right' if wider else 'top and bottom'} are cropped to fill {area} "
+                "(choose \"Fit the whole design\" to keep all of it).")
+    where = ("below it" if fitted.box[1] == 0 else "above and below it") if wider else "on its left and right"
+    width, height = fitted.design
+    return (f"\n\nThe whole design fits in {area}: {width}×{height} px of its {placement.size[0]}×"
+            f"{placement.size[1]}, the rest {where} left transparent.")
+
+
+def print_area_preview(picture, content, print_name, custom_size, fit, shape, transparent) -> Image.Image | None:
+    """Before Render print: the picture above (before there is one, the photo in the design's shape) where it
+    lands in the print area, as the print will be; its transparent parts over a checkerboard."""
+    if not (picture or content):
+        return None
+    try:
+        design = open_image(picture or content)
+        if not picture and SHAPES[shape or "photo"][1]:
+            design = crop_to_aspect(design, SHAPES[shape or "photo"][1])
+        design.thumbnail((2 * AREA_SIDE, 2 * AREA_SIDE))
+        if transparent and content and (alpha := content_alpha(content)) is not None:  # the sticker's cut-out
+            design.putalpha(design_mask(alpha, design.size))
+        size = print_size(custom_size if print_name == "custom" else print_name)
+        return print_area(design, size, fit or "fit", top_aligned=print_name == "tee", side=AREA_SIDE)
+    except (ValueError, TypeError, KeyError, ImageError):  # a half-typed custom size: no picture until it reads
+        return None
 
 
 @taking("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS)
 def render_print(*values):
     """Render the approved picture at print size (coarse to fine from it, against the full-size photo) as a
     job that survives the page, then its print file and mock-ups; streams (preview, status, tee, mug,
-    download, job id)."""
+    download, job id). The job keeps copies of its uploads and its print settings, for its link."""
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS), values))
     content, styles, base = _inputs(settings)
     try:
-        config, approved = _print_config(settings, base)
         photo, *_ = (open_image(image) for image in (content, *styles))  # a bad file is refused now, not in an hour
+        config, approved, placement, _ = _plan(settings, base, photo.size)
     except (ImageError, DoesNotFitError, ValueError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
+    check_regions(settings["regions"], content, styles)
     countdown = engine().countdown(config, photo.size)
     beside, _ = beside_a_print()
     countdown.total = sharing(countdown.total, beside)
-    width, height = print_size(settings["custom_size"] if settings["print_name"] == "custom" else
-                               settings["print_name"])
+    width, height = placement.size
 
     def work(job: Job):
         result = None
-        for result in execute(content, styles, config, start=approved):
+        for result in execute(content, styles, config, start=approved, regions=settings["regions"]):
             yield result, countdown.update(result)
         suffix = ".tif" if settings["sixteen_bits"] else ".png"
         files = export_design(result.image, job.folder / result_name(content, styles[0], f"-{width}x{height}")
                               .replace(".png", suffix), content, bits=16 if settings["sixteen_bits"] else 8,
                               transparent=bool(settings["transparent"]), colours=int(settings["colours"]),
-                              mockups=True)
-        job.files = {"design": files.design.name, "tee": files.tee.name, "mug": files.mug.name}
+                              mockups=True, placement=placement, alpha=result.alpha)
+        shown = job.folder / "picture.png"  # the design in its own shape, for the page's picture
+        _shrunk(result.to_pil()).save(shown)
+        job.files = {"design": files.design.name, "tee": files.tee.name, "mug": files.mug.name,
+                     "picture": shown.name}
 
-    job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work, countdown)
+    job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work, countdown,
+                       settings={name: settings.get(name, PRINT_INPUTS[name]) for name in KEPT},
+                       uploads={"content": content, "styles": styles, "approved": settings.get("approved"),
+                                "regions": settings.get("regions")})
     yield from watch(job)
+
+
+def _link(job: Job) -> str:
+    """The print's link, to click or copy: the page itself with `?print=ID`."""
+    return f"[this print's link](?print={job.id}) (or its id) brings it back later"
 
 
 def watch(job: Job):
     """A print job's updates for the page until it ends; leaving (a closed tab) leaves the job painting."""
-    link = f"Print **{job.id}** · fetch it later with this id, or the link `/?print={job.id}`"
+    heading = f"Print **{job.id}** · {_link(job)}"
     shown = None
     while True:
         job.changed.wait(HEARTBEAT)
@@ -100,37 +165,88 @@ def watch(job: Job):
             line = status(step, job.left, job.countdown)
         preview = _shrunk(step.to_pil()) if step is not None and step is not shown else gr.skip()  # new frames only
         shown = step
-        yield preview, f"{link}\n\n{line}", gr.skip(), gr.skip(), gr.skip(), job.id
-    yield from fetch_print(job.id)
+        yield preview, f"{heading}\n\n{line}", gr.skip(), gr.skip(), gr.skip(), job.id
+    yield from _progress(job)
 
 
 def fetch_print(print_id: str):
-    """A print job's files, or where it stands: (preview, status, tee, mug, download, job id)."""
+    """A print job's files, or where it stands: (preview, status, tee, mug, download, job id). An id this
+    server does not know is refused (the Fetch print button and the API); a print that ended without a file
+    is said in its status line."""
     job = PRINTS.get(print_id)
     if job is None:
-        raise refusal(f"No print with the id {str(print_id)[:16]!r}: prints are kept for a day after they end.")
+        raise refusal(_unknown(print_id))
+    yield from _progress(job)
+
+
+def _progress(job: Job, reopened: bool = False):
+    """fetch_print's updates for a known job; `reopened`: its uploads are back on the page (open_print)."""
     if not job.ended:
         yield from watch(job)
         return
     if job.state != "done":
-        words = {"failed": "could not be made", "stopped": "was stopped", "lost": "was lost"}[job.state]
-        raise refusal(f"Print {job.id} ({job.title}) {words}{': ' + job.message if job.message else '.'}")
+        approved = job.uploaded("approved") if reopened else []  # the picture Render print starts from
+        yield (str(approved[0]) if approved else gr.skip()), _ended(job, reopened), None, None, \
+            gr.DownloadButton(visible=False), job.id
+        return
     design = job.path("design")
-    preview = Image.open(design)
+    preview = Image.open(job.path("picture") or design)  # the design in its own shape (older jobs: the print)
     preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     download = gr.DownloadButton(f"Download the print file ({job.title}, {design.suffix[1:].upper()})",
                                  value=str(design), visible=True)
-    yield preview.convert("RGB"), f"Print **{job.id}** · **done**: {job.title}", str(job.path("tee")), \
-        str(job.path("mug")), download, job.id
+    yield preview.convert("RGB"), f"Print **{job.id}** · **done**: {job.title} · {_link(job)}", \
+        str(job.path("tee")), str(job.path("mug")), download, job.id
+
+
+def _ended(job: Job, reopened: bool) -> str:
+    """A print that ended without its file, in a sentence: what happened, and what to do now."""
+    back = "; your photo and painting are back in their boxes" if reopened and job.uploads else ""
+    what = f"Print **{job.id}** ({job.title})"
+    if job.state == "lost":
+        return (f"{what} was painting when the server restarted, so it was lost: press **Render print** to make "
+                f"it again{back}.")
+    if job.state == "stopped":
+        return f"{what} was stopped before it was finished: press **Render print** to make it again{back}."
+    because = f" ({job.message})" if job.message else ""
+    return f"{what} could not be made{because}: press **Render print** to try again{back}."
+
+
+def _unknown(print_id) -> str:
+    shown = "".join(character for character in str(print_id) if character.isalnum())[:16]  # it came in a link
+    return f"No print with the id {shown!r}: prints are kept for a day after they end."
+
+
+def _restored(job: Job) -> list:
+    """The page's boxes as the print was asked for: its photo, paintings and print settings (left as they
+    are for a job from before jobs kept them)."""
+    content, styles = job.uploaded("content"), [str(path) for path in job.uploaded("styles")]
+    if not content:
+        return [gr.skip()] * (3 + len(KEPT))
+    return [str(content[0]), styles[0] if styles else gr.skip(), styles[1] if len(styles) > 1 else None,
+            *(job.settings.get(name, gr.skip()) for name in KEPT)]
+
+
+def open_print(print_id: str):
+    """The print a link names (`/?print=ID`) as it was asked for: its photo, paintings and print settings back
+    in their boxes, the Print section open and the main line saying so, then where the print stands (as
+    fetch_print, but an unknown id is said in the print's status line, not as an error)."""
+    if not print_id:  # a generator that yields nothing would empty every box it names
+        yield (gr.skip(),) * (6 + len(REOPENED))
+        return
+    job = PRINTS.get(print_id)
+    section = gr.Accordion(open=True)
+    if job is None:
+        line = ("The link names a print this server no longer has (see the **Print** section); press **Paint** "
+                "to start.")
+        yield gr.skip(), _unknown(print_id), *[gr.skip()] * (4 + len(REOPENED) - 2), section, line
+        return
+    line = f"Print **{job.id}** reopened: {job.title}, {STATES[job.state]}; it is in the **Print** section below."
+    reopened = (*_restored(job), section, line)
+    for index, update in enumerate(_progress(job, reopened=True)):
+        yield (*update, *(reopened if index == 0 else [gr.skip()] * len(reopened)))
 
 
 def _shrunk(picture):
     """A print-size frame scaled down for the browser."""
     picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     return picture
-
-
-def open_print(print_id: str):
-    """The print a link names (`/?print=ID`), if any."""
-    if print_id:
-        yield from fetch_print(print_id)

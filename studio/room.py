@@ -57,26 +57,27 @@ def beside_a_print() -> tuple[list[float], str]:
     return live, "slower while live pictures paint on this server" if live else ""
 
 
-def live_steps(content: str, styles: list[str], config: StyleConfig):
+def live_steps(content: str, styles: list[str], config: StyleConfig, regions: str | None = None):
     """A live run's steps: batched with the room's other runs in workshop mode, else a run of its own."""
-    if WORKSHOP is not None and len(styles) == 1 and not config.aspect:
+    if WORKSHOP is not None and len(styles) == 1 and not config.aspect and regions is None:
         return WORKSHOP.stylize(content, styles[0], config)
-    return execute(content, styles, config)
+    return execute(content, styles, config, regions=regions)
 
 
-def execute(content, styles, config: StyleConfig, start=None):
+def execute(content, styles, config: StyleConfig, start=None, regions=None):
     """A run's steps from where runs execute: the Ray cluster's workers with --ray, else this process."""
     if CLUSTER is not None:
-        return CLUSTER.stream(content, styles, config, start)
-    return run_steps(content, styles, config, start)
+        return CLUSTER.stream(content, styles, config, start, regions)
+    return run_steps(content, styles, config, start, regions)
 
 
-def run_steps(content, style, config: StyleConfig, start=None):
+def run_steps(content, style, config: StyleConfig, start=None, regions=None):
     """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
-    yield from stylize(content, style, config, backbone=engine().backbone, device=engine().device, start=start)
+    yield from stylize(content, style, config, backbone=engine().backbone, device=engine().device, start=start,
+                       regions=regions)
 
 
-def gpu_seconds(content, style, config: StyleConfig, start=None) -> int:
+def gpu_seconds(content, style, config: StyleConfig, start=None, regions=None) -> int:
     """ZeroGPU time to ask for: the cost model's estimate with room to spare."""
     return int(min(300, 15 + 2 * engine().countdown(config, open_image(content).size).total))
 

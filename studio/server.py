@@ -74,18 +74,23 @@ class Engine:
     @property
     def words(self) -> str:
         """What this server runs on, for the page's "About this server"."""
-        where = "a GPU (" + torch.cuda.get_device_name(self.device) + ")" if self.device.type == "cuda" else (
-            f"the CPU ({os.cpu_count()} cores)" if self.device.type == "cpu" else str(self.device))
-        speed = f"{self.costs.iteration(plan(PRESETS['default'], TYPICAL_PHOTO)[0]):.2f} s per iteration at 512 px"
+        if self.device.type == "cuda":
+            where = f"a graphics card ({torch.cuda.get_device_name(self.device)})"
+        else:
+            where = f"this computer's processor ({os.cpu_count()} cores)" if self.device.type == "cpu" else \
+                str(self.device)
+        speed = f"{self.costs.iteration(plan(PRESETS['default'], TYPICAL_PHOTO)[0]):.2f} s a step at 512 pixels"
+        quick, full = "quick, slightly less exact arithmetic", "full-precision arithmetic"  # the names second
         if self.speedup is None:
-            precision = ("bfloat16 convolutions (this card has them)" if self.precision == "bf16"
-                         else "float32 (this card has no bfloat16)")
+            precision = (f"in {quick}, which this card has (bfloat16)" if self.precision == "bf16"
+                         else f"in {full}: this card has no quicker one (float32)")
         elif self.precision == "bf16":
-            precision = f"bfloat16 convolutions (measured {self.speedup:.1f}× faster than float32 here)"
+            precision = f"in {quick}, measured {self.speedup:.1f}× faster than {full} here (bfloat16, float32)"
         else:
             measured = f"{1 / self.speedup:.1f}× slower" if self.speedup < 1 else f"only {self.speedup:.2f}× as fast"
-            precision = f"float32 (bfloat16 convolutions measured {measured} here)"
-        return f"Painting on {where}, {speed}, {precision}. Network: {self.backbone.label}."
+            precision = f"in {full}: the quicker one measured {measured} here (float32, bfloat16)"
+        return (f"Painting on {where}: {speed}, {precision}. Likeness and style are judged by a "
+                f"picture-recognition network: {self.backbone.label}.")
 
 
 def default_side(seconds: dict[int, float], kept: int | None = None) -> int:

@@ -122,6 +122,75 @@ def test_empty_pictures_leave_the_estimates_blank_not_a_traceback(app_module):
         next(painting.paint(None, None))
 
 
+def test_the_print_estimate_says_how_a_design_of_another_shape_meets_the_print(app_module):
+    from studio import printing
+
+    photo = str(ASSETS / "chelsea.png")  # landscape, in a portrait tee
+    fitted = printing.print_estimate(photo, "tee", "", 10, None, "photo", "fit")
+    assert "The whole design fits in the tee" in fitted and "below it left transparent" in fitted
+    filled = printing.print_estimate(photo, "tee", "", 10, None, "photo", "fill")
+    assert "left and right are cropped to fill the tee" in filled
+    tall = printing.print_estimate(photo, "custom", "3000x1000", 10, None, "tee", "fill")  # a tee-shaped design
+    assert "top and bottom are cropped to fill the print" in tall
+    assert "\n\n" not in printing.print_estimate(photo, "sticker", "", 10, None, "sticker", "fit")  # same shape
+
+
+def test_the_print_area_follows_the_picture_or_the_photo_in_its_shape(app_module):
+    from studio import printing
+
+    photo, painted = str(ASSETS / "chelsea.png"), str(ASSETS / "astronaut.png")
+    fitted = printing.print_area_preview(None, photo, "tee", "", "fit", "photo", False)
+    assert fitted.width < fitted.height <= printing.AREA_SIDE  # the tee's shape
+    sticker = printing.print_area_preview(None, photo, "tee", "", "fit", "sticker", False)
+    assert sticker.size == fitted.size and sticker.tobytes() != fitted.tobytes()  # the photo cut to a square
+    assert printing.print_area_preview(painted, photo, "custom", "900x300", "fill", "photo", False).width > 300
+    assert printing.print_area_preview(None, None, "tee", "", "fit", "photo", False) is None
+    assert printing.print_area_preview(None, photo, "custom", "9x", "fit", "photo", False) is None  # half typed
+
+
+def _lost_print(root: Path, uploads: dict) -> str:
+    """A print job's folder as a server that stopped while it painted left it: its uploads and settings kept."""
+    import json
+
+    folder = root / "abc123lost"
+    folder.mkdir(parents=True)
+    kept = {}
+    for name, source in uploads.items():
+        (folder / f"{name}0").mkdir()
+        (folder / f"{name}0" / source.name).write_bytes(source.read_bytes())
+        kept[name] = [f"{name}0/{source.name}"]
+    (folder / "job.json").write_text(json.dumps(
+        {"id": folder.name, "title": "sticker 1200×1200", "state": "painting", "message": "", "files": {},
+         "estimate": 60, "saved": time.time(), "uploads": kept,
+         "settings": {"print_name": "sticker", "custom_size": "2000x2000", "final_steps": 7, "fit": "fill"}}))
+    return folder.name
+
+
+def test_a_print_lost_to_a_restart_is_said_plainly_and_its_link_brings_back_what_it_was_made_of(
+        app_module, tmp_path, monkeypatch):
+    from studio import printing
+    from studio.jobs import PrintJobs
+
+    print_id = _lost_print(tmp_path, {"content": ASSETS / "astronaut.png", "styles": ASSETS / "wave.jpg",
+                                      "approved": ASSETS / "coffee.png"})
+    monkeypatch.setattr(printing, "PRINTS", PrintJobs(tmp_path))  # the restarted server
+    (update,) = list(printing.open_print(print_id))
+    named = dict(zip(["picture", "print_status", "tee", "mug", "download", "print_id", *printing.REOPENED], update))
+    assert "was painting when the server restarted, so it was lost" in named["print_status"]
+    assert "Render print" in named["print_status"] and "back in their boxes" in named["print_status"]
+    assert Path(named["content"]).read_bytes() == (ASSETS / "astronaut.png").read_bytes()
+    assert Path(named["style"]).name == "wave.jpg" and named["second_style"] is None
+    assert Path(named["picture"]).name == "coffee.png"  # the approved picture, for Render print to start from
+    assert (named["print_name"], named["final_steps"], named["fit"]) == ("sticker", 7, "fill")
+    assert named["print_section"].open is True and f"Print **{print_id}** reopened" in named["status"]
+    *_, (_, status, *_) = list(printing.fetch_print(print_id))  # the Fetch print button: plainly too
+    assert "so it was lost" in status and "back in their boxes" not in status
+    (nothing,) = list(printing.open_print(""))  # no link: every box it names is left as it is
+    assert len(nothing) == 6 + len(printing.REOPENED) and all(isinstance(update, dict) for update in nothing)
+    (unknown,) = list(printing.open_print("0123456789"))  # a link to a print long gone: no error either
+    assert "No print with the id '0123456789'" in unknown[1] and "press **Paint**" in unknown[-1]
+
+
 def test_a_cancelled_job_stops_within_a_preview_interval(client):
     job = paint_job(client, steps=3000, size=96, preview_every=5)
     started = time.perf_counter()
@@ -192,11 +261,22 @@ def test_the_print_section_renders_a_print_file_and_mockups(client):
                         style=handle_file(str(ASSETS / "the_scream.jpg")), steps=10, print_name="custom",
                         custom_size="96x80", final_steps=4, colours=8, api_name="/print")
     *_, (preview, status, tee, mug, download, job_id) = list(job)
-    assert "done" in status and job_id in status
-    with Image.open(_path(download)) as design:
-        assert design.size == (96, 80) and round(design.info["dpi"][0]) == 300
-        assert len(design.convert("RGB").getcolors(4096)) <= 8
+    assert "done" in status and f"(?print={job_id})" in status  # its link, to click or copy
+    with Image.open(_path(download)) as design:  # the square photo kept whole inside the print, centred
+        assert design.size == (96, 80) and round(design.info["dpi"][0]) == 300 and design.mode == "RGBA"
+        alpha = design.getchannel("A")
+        assert alpha.getpixel((3, 40)) == alpha.getpixel((92, 40)) == 0 and alpha.getpixel((48, 40)) == 255
+        assert len(design.crop((8, 0, 88, 80)).convert("RGB").getcolors(4096)) <= 8
     assert Image.open(tee).size == Image.open(mug).size
+    from studio import printing
+
+    (*_, reopened) = list(printing.open_print(job_id))  # its link, as the page opens it
+    named = dict(zip(["picture", "print_status", "tee", "mug", "download", "print_id", *printing.REOPENED], reopened))
+    assert Path(named["content"]).read_bytes() == (ASSETS / "astronaut.png").read_bytes()
+    assert Path(named["style"]).name == "the_scream.jpg"
+    assert (named["print_name"], named["custom_size"], named["fit"]) == ("custom", "96x80", "fit")
+    assert named["print_section"].open is True and "reopened" in named["status"] and "done" in named["print_status"]
+    assert named["picture"].size == (80, 80)  # the design in its own shape, as painted
 
 
 def _similarity(print_file, approved):
@@ -262,3 +342,65 @@ def test_a_bad_upload_is_one_line_in_the_log_not_a_traceback(client, tmp_path, c
     assert "Traceback" not in capfd.readouterr().err
     assert [record.message for record in caplog.records if record.name == "tee-style-studio"] == [
         "refused: the photo is not an image Pillow can read (PNG, JPEG, WebP, TIFF, BMP, GIF...)"]
+
+
+def _regions_file(tmp_path, bands, size=(128, 84), name="regions.png"):
+    """A region image of vertical bands of (RGBA colour, share of the width), left to right."""
+    import numpy as np
+
+    width, height = size
+    image, left = np.zeros((height, width, 4), np.uint8), 0
+    for colour, share in bands:
+        image[:, left:left + round(share * width)] = colour
+        left += round(share * width)
+    path = tmp_path / name
+    Image.fromarray(image, "RGBA").save(path)
+    return path
+
+
+KEEP, PAINT, SECOND, OUT = (0, 0, 0, 255), (255, 255, 255, 255), (255, 0, 0, 255), (0, 0, 0, 0)
+
+
+def test_regions_keep_the_photo_and_leave_out_the_rest_in_the_picture_and_its_download(client, tmp_path):
+    regions = _regions_file(tmp_path, [(KEEP, 0.3), (PAINT, 0.4), (OUT, 0.3)])
+    outputs = paint_job(client, regions=handle_file(str(regions)), init="content").result()
+    with Image.open(outputs[0]) as picture, Image.open(_path(outputs[3])) as download:
+        for shown in (picture, download):
+            assert shown.mode == "RGBA" and shown.size == (64, 43)
+            alpha = shown.getchannel("A")
+            assert alpha.getpixel((5, 20)) == alpha.getpixel((32, 20)) == 255 and alpha.getpixel((60, 20)) == 0
+        with Image.open(ASSETS / "chelsea.png") as photo:
+            photo = photo.convert("RGB").resize(picture.size, Image.Resampling.LANCZOS)
+            kept = [abs(a - b) for x in range(0, 14) for y in range(0, 43)
+                    for a, b in zip(picture.getpixel((x, y))[:3], photo.getpixel((x, y)))]
+            assert sum(kept) / len(kept) < 3  # the photo itself, to the rounding of the resize
+
+
+@pytest.mark.parametrize("bands, second, words", [
+    ([((0, 180, 0, 255), 1.0)], None, "colours outside the code"),
+    ([(OUT, 1.0)], None, "leaves everything out"),
+    ([(PAINT, 0.5), (SECOND, 0.5)], None, "second painting \\(red\\), but there is none"),
+])
+def test_bad_regions_are_refused_with_what_to_do(client, tmp_path, bands, second, words):
+    regions = _regions_file(tmp_path, bands)
+    with pytest.raises(Exception, match=words) as error:
+        paint_job(client, regions=handle_file(str(regions))).result()
+    assert str(tmp_path) not in str(error.value)  # the server's paths are not shown to the person
+
+
+def test_a_print_with_regions_has_their_transparency_in_the_file_and_the_mockup(client, tmp_path):
+    regions = _regions_file(tmp_path, [(PAINT, 0.5), (OUT, 0.5)], size=(100, 100))
+    job = client.submit(content=handle_file(str(ASSETS / "astronaut.png")),
+                        style=handle_file(str(ASSETS / "the_scream.jpg")), steps=10, print_name="custom",
+                        custom_size="96x96", final_steps=3, regions=handle_file(str(regions)), api_name="/print")
+    *_, (_, status, tee, _, download, _) = list(job)
+    assert "done" in status
+    with Image.open(_path(download)) as design:
+        alpha = design.getchannel("A")
+        assert design.mode == "RGBA" and alpha.getpixel((20, 48)) == 255 and alpha.getpixel((80, 48)) == 0
+    with Image.open(tee) as mockup:  # the shirt shows where the design is left out: the print area's right half
+        from nst_core.mockup import tee_print_box
+
+        x0, y0, x1, y1 = tee_print_box(mockup.width)
+        inside, outside = mockup.getpixel((x0 + (x1 - x0) // 4, y0 + 20)), mockup.getpixel((x1 - 5, y0 + 20))
+        assert max(outside) - min(outside) < 12 and inside != outside  # grey cloth, then the painted design

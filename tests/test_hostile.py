@@ -103,7 +103,7 @@ def test_the_running_studio_answers_every_case_and_keeps_serving(app_server, tmp
 
 @pytest.mark.parametrize("settings, words", [
     ({"steps": -5}, "Steps: Value -5"), ({"lr": 1e9}, "Step size"), ({"size": 100_000}, "Size"),
-    ({"preview_every": 0}, "Preview every"), ({"seed": -1}, "Seed"), ({"alpha": 1e300}, "Keep the photo"),
+    ({"preview_every": 0}, "Show the picture every"), ({"seed": -1}, "seed"), ({"alpha": 1e300}, "Keep the photo"),
     ({"tv": -1}, "Smoothing"), ({"optimizer": "sgd"}, "sgd"), ({"style_scale": 50}, "Brush size"),
     ({"log_beta": 1e6}, "Paint strength"),
 ])

@@ -72,3 +72,22 @@ def test_a_restart_marks_unfinished_prints_lost_and_old_ones_are_pruned(tmp_path
     os.utime(record)
     jobs.prune()
     assert not (tmp_path / "abc123").exists() and PrintJobs(tmp_path).get("abc123") is None
+
+
+def test_a_job_keeps_its_uploads_and_settings_and_a_restart_keeps_them_too(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for name in ("cat.png", "starry.jpg", "wave.jpg"):
+        (uploads / name).write_bytes(name.encode())
+    jobs = PrintJobs(tmp_path / "prints")
+    job = jobs.start("sticker 1200×1200", 5.0, painting(0.5), settings={"print_name": "sticker", "fit": "fill"},
+                     uploads={"content": str(uploads / "cat.png"),
+                              "styles": [str(uploads / "starry.jpg"), str(uploads / "wave.jpg")],
+                              "regions": None})
+    assert [path.read_bytes() for path in job.uploaded("styles")] == [b"starry.jpg", b"wave.jpg"]
+    assert job.uploaded("content")[0].name == "cat.png"  # its own name: the print's file is named after it
+    assert job.uploaded("regions") == [] and job.uploaded("approved") == []
+    time.sleep(0.1)  # painting: a restart now loses it, but not what it was asked for
+    restarted = PrintJobs(tmp_path / "prints").get(job.id)
+    assert restarted.state == "lost" and restarted.settings == {"print_name": "sticker", "fit": "fill"}
+    assert restarted.uploaded("content")[0].read_bytes() == b"cat.png" and len(restarted.uploaded("styles")) == 2

@@ -52,12 +52,15 @@ def test_at_first_sight_the_photo_the_painting_paint_and_the_picture_are_on_scre
 
 
 def test_plain_words_and_the_server_details_under_about(page):
-    for label in ("Photo", "Painting", "Shape of the design", "Settings", "About this server"):
+    for label in ("Photo", "Painting", "Shape of the design", "Fine-tune the painting", "About this server"):
         assert page.get_by_text(label, exact=True).count() >= 1, label
-    assert "Backbone" not in page.locator("body").inner_text()
+    body = page.locator("body").inner_text()
+    for jargon in ("Backbone", "(α)", "log₁₀", "Pooling", "Preview every", "bfloat16 convolutions"):
+        assert jargon not in body, jargon
     page.locator("#about-section").get_by_text("About this server").click()
     about = page.locator("#about").inner_text()
-    assert "Network: VGG" in about and "/" not in about.split("Network:")[1]  # no server paths shown
+    network = about.split("recognition network:")[1]
+    assert network.strip().startswith("VGG") and "/" not in network  # no server paths shown
 
 
 def gallery_sources(page, selector: str) -> list[str]:
@@ -82,8 +85,8 @@ def test_choosing_a_photo_shows_it_in_every_painting(page):
 
 def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.locator("#settings").get_by_text("Settings").first.click()
-    page.get_by_label("preview", exact=True).check()  # 256 px, a frame every 5 iterations
+    page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
+    page.get_by_label("quick look", exact=True).check()  # the preview recipe: 256 px, a frame every 5 iterations
     page.locator("#looks").get_by_label("Thumbnail 2 of 5").click()  # a click on a draft paints that painting
     page.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
     page.get_by_text("a draft").first.wait_for(timeout=30_000)  # the draft is the first picture
@@ -127,3 +130,38 @@ def test_a_page_whose_server_stops_answering_says_so_within_seconds(page):
     page.wait_for_function("!document.querySelector('#offline').innerText.includes('stopped answering')",
                            timeout=10_000)
     page.locator("#print-id textarea, #print-id input").first.fill("")
+
+
+def test_a_print_lost_to_a_restart_reopens_plainly_from_its_link(page, app_server):
+    import json
+
+    from studio.room import PRINTS
+
+    assets = Path(__file__).resolve().parent.parent / "assets"
+    folder = PRINTS.root / "f00dlost01"  # what a server that stopped mid-print leaves, once restarted
+    for name, source in (("content0", "astronaut.png"), ("styles0", "wave.jpg")):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(assets / source, folder / name / source)
+    (folder / "job.json").write_text(json.dumps(
+        {"id": folder.name, "title": "sticker 1200×1200", "state": "lost", "estimate": 60, "saved": time.time(),
+         "message": "the server restarted while this print was painting: please render it again", "files": {},
+         "uploads": {"content": ["content0/astronaut.png"], "styles": ["styles0/wave.jpg"]},
+         "settings": {"print_name": "sticker", "custom_size": "2000x2000", "fit": "fill"}}))
+    try:
+        page.goto(f"{app_server.rstrip('/')}/?print={folder.name}")
+        page.wait_for_selector("#run", timeout=60_000)
+        page.get_by_text("so it was lost").first.wait_for(timeout=30_000)
+        assert "back in their boxes" in page.locator("#print-status").inner_text()
+        assert "reopened" in page.locator("#status").inner_text()  # not "Press Paint to start"
+        page.wait_for_function("document.querySelector('#content img')?.src.includes('astronaut')", timeout=30_000)
+        page.wait_for_function("document.querySelector('#style img')?.src.includes('wave')", timeout=30_000)
+        assert page.locator("#print-area").is_visible()  # the Print section is open
+        assert page.locator("#fit-design input[value='fill']").is_checked()
+        page.wait_for_function("document.querySelector('#print-area img')", timeout=30_000)
+        assert page.locator(".toast-body").count() == 0  # no red error, no error badges
+        assert "Error" not in page.locator("body").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "page_print_lost.png"), full_page=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        page.goto(app_server)
+        page.wait_for_selector("#run", timeout=60_000)
