@@ -165,3 +165,55 @@ def test_a_print_lost_to_a_restart_reopens_plainly_from_its_link(page, app_serve
         shutil.rmtree(folder, ignore_errors=True)
         page.goto(app_server)
         page.wait_for_selector("#run", timeout=60_000)
+
+
+def _brush_stroke(page, colour: int, x: float, heights: tuple[float, float] = (0.15, 0.9)) -> None:
+    """A stroke of the editor's `colour`-th brush down the photo at `x` (a share of the canvas's width), below the
+    editor's zoom buttons, which lie over the canvas's top."""
+    page.locator("#editor button[title=Brush]").click()
+    page.locator("#editor button[title=Color]").click()
+    page.locator("#editor menu.swatch button").nth(colour).click()
+    canvas = page.locator("#editor .pixi-target canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"], box
+    page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * heights[0])
+    page.mouse.down()
+    for k in range(1, 21):
+        y = heights[0] + (heights[1] - heights[0]) * k / 20
+        page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y, steps=2)
+    page.mouse.up()
+
+
+def test_a_region_painted_in_the_browser_is_left_out(page, app_server):
+    import io
+
+    from PIL import Image
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})  # none of the others' settings
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        fresh.locator("#settings").get_by_text("Fine-tune the painting").first.click()
+        for name, value in (("size", "64"), ("steps", "20")):
+            box = fresh.locator(f"#control-{name} input[type=number]").first
+            box.fill(value)
+            box.press("Enter")
+        fresh.locator("#settings").get_by_text("Fine-tune the painting").first.click()  # closed again
+        fresh.locator("#regions-section").get_by_text("Regions:").first.click()
+        fresh.locator("#editor").scroll_into_view_if_needed()
+        fresh.wait_for_selector("#editor .pixi-target canvas", timeout=30_000)
+        time.sleep(1)  # the photo laid in the editor
+        for x in (0.76, 0.80, 0.84, 0.88):  # the right of the cat photo (centred): "leave out", the first brush
+            _brush_stroke(fresh, 0, x)
+        fresh.screenshot(path=str(ARTIFACTS / "page_regions_painted.png"), full_page=True)
+        fresh.click("#run")
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        picture = Image.open(io.BytesIO(fresh.request.get(result_src(fresh)).body()))
+        assert picture.mode == "RGBA" and picture.size == (64, 43)
+        alpha = picture.getchannel("A")
+        assert alpha.getpixel((56, 20)) == 0 and alpha.getpixel((10, 20)) == 255  # left out under the strokes only
+        fresh.screenshot(path=str(ARTIFACTS / "page_regions_done.png"), full_page=True)
+    finally:
+        fresh.close()
