@@ -133,9 +133,10 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("About this server", open=False, elem_id="about-section"):
                     about_line = gr.Markdown("", elem_id="about")
             with gr.Column(scale=6):
-                # A small picture fills its box (the file keeps its pixels); gradio 6 takes page CSS only in launch().
-                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; } .offline { "
-                        "position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
+                # A small picture fills its box (the file keeps its pixels), on the grey of the mock-ups' studio, so
+                # parts its regions leave out read as background; gradio 6 takes page CSS only in launch().
+                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; background: #e2e5ea; } "
+                        ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
                         "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }</style>",
                         padding=False, elem_id="fit")
                 picture = PictureUpload(label="Your design", type="filepath", format="png", interactive=False,

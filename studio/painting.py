@@ -42,8 +42,9 @@ def paint(*values, request: gr.Request = None):
         photo = open_image(content)  # decoded once: for the estimate and for the run
     except ImageError as error:
         raise _readable(error, content) from None
-    check_regions(settings["regions"], content, styles)
+    costlier = check_regions(settings["regions"], content, styles)
     countdown = engine().countdown(config, photo.size)
+    countdown.total *= costlier
     beside, why = beside_a_paint()
     countdown.total = sharing(countdown.total, beside)  # what it will take beside a print that renders now
     person = getattr(request, "session_hash", None) or uuid.uuid4().hex

@@ -92,7 +92,10 @@ def print_area_preview(picture, content, print_name, custom_size, fit, shape, tr
         if not picture and SHAPES[shape or "photo"][1]:
             design = crop_to_aspect(design, SHAPES[shape or "photo"][1])
         design.thumbnail((2 * AREA_SIDE, 2 * AREA_SIDE))
-        if transparent and content and (alpha := content_alpha(content)) is not None:  # the sticker's cut-out
+        alpha = content_alpha(picture) if picture else None  # the parts its regions left out
+        if alpha is None and transparent and content:
+            alpha = content_alpha(content)  # the sticker's cut-out, before there is a picture
+        if alpha is not None:
             design.putalpha(design_mask(alpha, design.size))
         size = print_size(custom_size if print_name == "custom" else print_name)
         return print_area(design, size, fit or "fit", top_aligned=print_name == "tee", side=AREA_SIDE)
@@ -112,8 +115,9 @@ def render_print(*values):
         config, approved, placement, _ = _plan(settings, base, photo.size)
     except (ImageError, DoesNotFitError, ValueError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
-    check_regions(settings["regions"], content, styles)
+    costlier = check_regions(settings["regions"], content, styles)
     countdown = engine().countdown(config, photo.size)
+    countdown.total *= costlier
     beside, _ = beside_a_print()
     countdown.total = sharing(countdown.total, beside)
     width, height = placement.size

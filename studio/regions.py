@@ -23,6 +23,8 @@ BRUSHES = (
     ("the second painting", "#e02424", (255, 0, 0, 255)),
     ("the painting", "#ffffff", (255, 255, 255, 255)),
 )
+# What painting with regions costs against without, by painted regions (bench.regions at 256 px, docs/regions.md).
+COST = {1: 1.07, 2: 1.24}
 STROKE_OPACITY = 0.6  # the photo shows through the strokes, so a person sees what they paint over
 LEGEND = ("Paint on the photo where the design should differ; unpainted parts are painted in the painting. "
           + " · ".join(f"<b style='color:{shown if shown != '#ffffff' else '#888'}'>■</b> {words}"
@@ -79,11 +81,11 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[index:index + 2], 16) for index in (1, 3, 5))
 
 
-def check_regions(regions: str | None, content: str, styles: list[str]) -> None:
-    """Refuse, before the run waits in line, a region image that cannot be used, or one that asks for a second
-    painting when there is none."""
+def check_regions(regions: str | None, content: str, styles: list[str]) -> float:
+    """How much longer the run takes with these regions (1 without); refused, before the run waits in line, a
+    region image that cannot be used, or one that asks for a second painting when there is none."""
     if not regions:
-        return
+        return 1.0
     try:
         found = Regions.read(regions, content, name="the region image")
     except ImageError as error:
@@ -91,3 +93,4 @@ def check_regions(regions: str | None, content: str, styles: list[str]) -> None:
     if found is not None and found.painted == 2 and len(styles) < 2:
         raise refusal("Your regions use the second painting (red), but there is none: add a second painting "
                       "under \"Fine-tune the painting\", or paint those parts in another colour.")
+    return 1.0 if found is None else COST[found.painted]

@@ -371,7 +371,7 @@ def test_regions_keep_the_photo_and_leave_out_the_rest_in_the_picture_and_its_do
             assert alpha.getpixel((5, 20)) == alpha.getpixel((32, 20)) == 255 and alpha.getpixel((60, 20)) == 0
         with Image.open(ASSETS / "chelsea.png") as photo:
             photo = photo.convert("RGB").resize(picture.size, Image.Resampling.LANCZOS)
-            kept = [abs(a - b) for x in range(0, 14) for y in range(0, 43)
+            kept = [abs(a - b) for x in range(14) for y in range(43)
                     for a, b in zip(picture.getpixel((x, y))[:3], photo.getpixel((x, y)))]
             assert sum(kept) / len(kept) < 3  # the photo itself, to the rounding of the resize
 

@@ -93,3 +93,22 @@ def test_sixteen_bits_become_a_tiff_and_transparency_needs_an_alpha_channel(pict
                  "--transparent", "--weights", str(weights), "--device", "cpu", "--quiet"])
     assert code == 1 and "needs a photo with transparency" in capsys.readouterr().err
     assert (tmp_path / "sticker.png").is_file()  # the painted picture is kept all the same
+
+
+def test_regions_make_an_rgba_design_and_bad_regions_a_message(pictures, weights, tmp_path, capsys):
+    content, style = pictures
+    regions = np.full((60, 80, 4), 255, np.uint8)
+    regions[:, 60:, 3] = 0  # the right quarter left out
+    Image.fromarray(regions).save(tmp_path / "regions.png")
+    common = ["-s", "40", "-n", "2", "--weights", str(weights), "--device", "cpu", "--quiet"]
+    code = main([str(content), str(style), "-o", str(tmp_path / "shaped.png"), "--regions", str(tmp_path / "regions.png"),
+                 "--mockups", *common])
+    assert code == 0
+    with Image.open(tmp_path / "shaped.png") as design:
+        assert design.mode == "RGBA" and design.getchannel("A").getpixel((38, 15)) == 0
+        assert design.getchannel("A").getpixel((5, 15)) == 255
+    Image.fromarray(np.dstack([np.zeros((60, 80), np.uint8), np.full((60, 80), 200, np.uint8),
+                               np.zeros((60, 80), np.uint8)])).save(tmp_path / "green.png")
+    code = main([str(content), str(style), "-o", str(tmp_path / "x.png"), "--regions", str(tmp_path / "green.png"),
+                 *common])
+    assert code == 1 and "green.png uses colours outside the code" in capsys.readouterr().err

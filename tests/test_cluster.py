@@ -5,6 +5,7 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -56,8 +57,12 @@ def _catalogue_folder(tmp_path):
         Image.fromarray(smooth_picture(seed)).save(pictures / f"photo{seed}.png")
     Image.fromarray(stripes_picture(9)).save(pictures / "painting.png")
     (pictures / "photo4.png").write_bytes(b"not a picture at all")
-    rows = ["photo,painting,size,steps"] + [f"pictures/photo{seed}.png,pictures/painting.png,40,3"
-                                            for seed in range(1, 7)]
+    regions = np.full((40, 56, 4), 255, np.uint8)
+    regions[:, 28:, 3] = 0  # the right half left out
+    Image.fromarray(regions).save(pictures / "regions.png")
+    rows = ["photo,painting,size,steps,regions"] + [
+        f"pictures/photo{seed}.png,pictures/painting.png,40,3,{'pictures/regions.png' if seed == 2 else ''}"
+        for seed in range(1, 7)]
     (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")
     return tmp_path / "pairs.csv"
 
@@ -76,7 +81,11 @@ def test_a_catalogue_writes_every_good_design_once_and_names_the_bad_row(where, 
     assert catalogue.main(arguments) == 1  # the bad row still fails
     assert "0 written, 5 already there, 1 failed" in capsys.readouterr().out
     assert {path: path.stat().st_mtime_ns for path in out.iterdir()} == written  # nothing painted again
-    assert all(max(Image.open(path).size) == 40 and Image.open(path).mode == "RGB" for path in written)
+    assert all(max(Image.open(path).size) == 40 for path in written)
+    assert {path.name: Image.open(path).mode for path in written}["002-photo2-painting.png"] == "RGBA"  # its regions
+    assert [Image.open(path).mode for path in written].count("RGB") == 4
+    alpha = Image.open(out / "002-photo2-painting.png").getchannel("A")
+    assert alpha.getpixel((2, 10)) == 255 and alpha.getpixel((38, 10)) == 0
 
 
 def test_a_run_streams_its_frames_and_paints_what_this_process_paints(cluster, tiny_net):
@@ -84,6 +93,21 @@ def test_a_run_streams_its_frames_and_paints_what_this_process_paints(cluster, t
     here = list(stylize(smooth_picture(1), [stripes_picture(2)], CONFIG, backbone=tiny_net, device="cpu"))
     assert [step.iteration for step in remote] == [step.iteration for step in here] == [2, 4, 6]
     assert remote[-1].done
+    torch.testing.assert_close(remote[-1].image, here[-1].image, atol=1e-4, rtol=0)
+
+
+def test_regions_and_a_transparent_photo_travel_to_the_workers(cluster, tiny_net, tmp_path):
+    photo = np.dstack([smooth_picture(1), np.full((40, 56), 255, np.uint8)])
+    photo[:, :10, 3] = 0  # the photo's own cut-out: left out too
+    Image.fromarray(photo).save(tmp_path / "cut-out.png")
+    regions = np.full((40, 56, 4), 255, np.uint8)
+    regions[:, 40:, :3] = 0  # the right: the photo kept
+    Image.fromarray(regions).save(tmp_path / "regions.png")
+    remote = list(cluster.stream(tmp_path / "cut-out.png", [stripes_picture(2)], CONFIG, regions=tmp_path / "regions.png"))
+    here = list(stylize(tmp_path / "cut-out.png", [stripes_picture(2)], CONFIG, backbone=tiny_net, device="cpu",
+                        regions=tmp_path / "regions.png"))
+    assert remote[-1].alpha is not None and remote[-1].alpha[0, 20, 2] < 0.01 and remote[-1].alpha[0, 20, 30] > 0.99
+    torch.testing.assert_close(remote[-1].alpha, here[-1].alpha)
     torch.testing.assert_close(remote[-1].image, here[-1].image, atol=1e-4, rtol=0)
 
 

@@ -38,9 +38,9 @@ def test_the_colour_code_gives_each_channel_its_share():
 def test_greys_and_pinks_blend():
     grey, pink = (128, 128, 128, 255), (255, 128, 128, 255)
     regions = Regions.read(region_image(10, 40, (grey, 0.5), (pink, 0.5)), Image.new("RGB", (40, 10)))
-    painting, second, photo, out = regions.shares[0, :, 5, 5]
+    painting, second, photo, _ = regions.shares[0, :, 5, 5]
     assert painting == pytest.approx(0.5, abs=0.01) and photo == pytest.approx(0.5, abs=0.01) and second < 0.01
-    painting, second, photo, out = regions.shares[0, :, 5, 35]
+    painting, second, photo, _ = regions.shares[0, :, 5, 35]
     assert painting == pytest.approx(0.5, abs=0.01) and second == pytest.approx(0.5, abs=0.01) and photo < 0.01
 
 
@@ -141,6 +141,21 @@ def test_kept_photo_stays_the_photo_and_left_out_is_transparent(tiny_net):
     assert last.alpha[0, :, :48].min() > 0.99 and last.alpha[0, :, 56:].max() < 0.01
     rgba = np.asarray(last.to_pil())
     assert rgba.shape == (48, 64, 4) and rgba[:, 60, 3].max() == 0
+
+
+def test_left_out_is_alpha_0_in_the_png_and_the_16_bit_tiff_print_files(tiny_net, tmp_path):
+    from nst_core.printing import export_design
+    from tests.test_export import read_tiff16
+
+    last = paint(tiny_net, smooth_picture(1, 48, 64), stripes_picture(2), region_image(48, 64, (WHITE, 0.5), (CLEAR, 0.5)),
+                 steps=4)
+    png = export_design(last.image, tmp_path / "design.png", alpha=last.alpha, mockups=True)
+    with Image.open(png.design) as design:
+        assert design.mode == "RGBA" and design.getchannel("A").getpixel((60, 24)) == 0
+        assert design.getchannel("A").getpixel((4, 24)) == 255
+    samples = read_tiff16(export_design(last.image, tmp_path / "design.tif", bits=16, alpha=last.alpha).design)
+    assert samples.shape == (48, 64, 4) and samples[24, 60, 3] == 0 and samples[24, 4, 3] == 65535
+    assert 0 < samples[24, 32, 3] < 65535  # feathered: the edge fades
 
 
 def test_two_paintings_each_paint_their_own_half(tiny_net):
