@@ -13,6 +13,7 @@ from .config import COLOURS, INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS,
 from .export import PRINT_DPI, PRINT_PRESETS
 from .memory import DoesNotFitError
 from .printing import FINAL_STEPS, export_design, print_config
+from .sheet import design_sheet, repaint_command, title
 from .devices import resolve_device
 from .images import ImageError, save_image
 from .stylize import DivergenceError, stylize
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     printing.add_argument("--colours", type=int, default=0, metavar="N",
                           help="reduce the design to N flat colours for screen printing")
     printing.add_argument("--mockups", action="store_true", help="also save tee and mug mock-ups beside OUTPUT")
+    printing.add_argument("--sheet", action="store_true",
+                          help="also save OUTPUT_sheet.png: the photo, the painting, the design, its mock-ups and "
+                               "the settings in plain words, for a committee or a print shop")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -150,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     for mockup in (files.tee, files.mug):
         if mockup:
             print(f"saved {mockup}", file=sys.stderr)
+    if args.sheet:
+        sheet = files.design.with_name(f"{files.design.stem}_sheet.png")
+        command = repaint_command(config, args.content, args.style, args.regions)
+        design_sheet(args.content, [(style, title(style)) for style in args.style], result.to_pil(), config,
+                     command).save(sheet)
+        print(f"saved {sheet}", file=sys.stderr)
     return 0
 
 

@@ -36,6 +36,7 @@ from .export import save_print
 from .images import to_pil
 from .mockup import mug_mockup, tee_mockup
 from .printing import print_config
+from .sheet import design_sheet, repaint_command, title
 from .stylize import stylize
 
 FIELDS = {field.name: field for field in dataclasses.fields(StyleConfig)}
@@ -116,8 +117,8 @@ def paint(design: Design, backbone: Backbone, device: torch.device | str = "auto
     return last.image if last.alpha is None else torch.cat([last.image, last.alpha])
 
 
-def write(design: Design, picture: torch.Tensor, out: Path, mockups: bool) -> Path:
-    """The design's file (and mock-ups), each written whole under a temporary name first."""
+def write(design: Design, picture: torch.Tensor, out: Path, mockups: bool, sheet: bool = False) -> Path:
+    """The design's file (and mock-ups, and its design sheet), each written whole under a temporary name first."""
     path = design.path(out)
     alpha = picture[3:] if len(picture) == 4 else None
     _atomically(path, lambda temporary: save_print(picture[:3], temporary, alpha=alpha))
@@ -127,6 +128,13 @@ def write(design: Design, picture: torch.Tensor, out: Path, mockups: bool) -> Pa
         for kind, mockup in (("tee", tee_mockup), ("mug", mug_mockup)):
             _atomically(out / "mockups" / f"{design.name}-{kind}.png", lambda temporary, m=mockup: m(preview).save(
                 temporary, format="PNG"))
+    if sheet:
+        (out / "sheets").mkdir(exist_ok=True)
+        command = repaint_command(design.config, str(design.photo), [str(design.painting)],
+                                  design.regions and str(design.regions))
+        drawn = design_sheet(design.photo, [(design.painting, title(design.painting))], to_pil(picture[:3], alpha),
+                             design.config, command)
+        _atomically(out / "sheets" / f"{design.name}-sheet.png", lambda temporary: drawn.save(temporary, format="PNG"))
     return path
 
 
@@ -182,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", dest="print_name", default=None, metavar="SIZE",
                         help="render each design at a print size (tee, sticker, mug, poster or WxH), coarse to fine")
     parser.add_argument("--mockups", action="store_true", help="also write tee and mug mock-ups to OUT/mockups")
+    parser.add_argument("--sheet", action="store_true",
+                        help="also write each design's sheet (photo, painting, design, mock-ups, settings) to OUT/sheets")
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS), help="the settings rows start from")
     parser.add_argument("--ray", default=os.environ.get("NST_RAY"), metavar="auto|ADDRESS",
                         help="paint on a Ray cluster (auto: the one on this machine, else a new local one)")
@@ -206,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(result, Exception):
             failures.append((design.row, f"{design.photo.name} / {design.painting.name}: {result}"))
             continue
-        write(design, result, args.out, args.mockups)
+        write(design, result, args.out, args.mockups, args.sheet)
         written += 1
     seconds = time.perf_counter() - started
     print(f"{written} written, {skipped} already there, {len(failures)} failed, in {seconds:.1f} s -> {args.out}")

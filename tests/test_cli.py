@@ -102,8 +102,10 @@ def test_regions_make_an_rgba_design_and_bad_regions_a_message(pictures, weights
     Image.fromarray(regions).save(tmp_path / "regions.png")
     common = ["-s", "40", "-n", "2", "--weights", str(weights), "--device", "cpu", "--quiet"]
     code = main([str(content), str(style), "-o", str(tmp_path / "shaped.png"), "--regions", str(tmp_path / "regions.png"),
-                 "--mockups", *common])
+                 "--mockups", "--sheet", *common])
     assert code == 0
+    with Image.open(tmp_path / "shaped_sheet.png") as sheet:  # the design sheet, beside the design
+        assert sheet.width == 1800
     with Image.open(tmp_path / "shaped.png") as design:
         assert design.mode == "RGBA" and design.getchannel("A").getpixel((38, 15)) == 0
         assert design.getchannel("A").getpixel((5, 15)) == 255

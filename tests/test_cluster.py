@@ -71,16 +71,17 @@ def _catalogue_folder(tmp_path):
 def test_a_catalogue_writes_every_good_design_once_and_names_the_bad_row(where, ray_session, weights, tmp_path,
                                                                           capsys):
     pairs, out = _catalogue_folder(tmp_path), tmp_path / "designs"
-    arguments = [str(pairs), "--out", str(out), "--weights", weights] + (["--ray", "auto"] if where == "ray" else [])
+    arguments = [str(pairs), "--out", str(out), "--weights", weights, "--sheet"] + (["--ray", "auto"] if where == "ray" else [])
     assert catalogue.main(arguments) == 1  # a row failed
     report = capsys.readouterr().out
-    files = sorted(path.name for path in out.iterdir())
+    files = sorted(path.name for path in out.iterdir() if path.is_file())
+    assert len(list((out / "sheets").iterdir())) == 5  # a design sheet each
     assert files == [f"00{row}-photo{row}-painting.png" for row in (1, 2, 3, 5, 6)]
     assert "5 written, 0 already there, 1 failed" in report and "row 5:" in report and "photo4.png" in report
-    written = {path: path.stat().st_mtime_ns for path in out.iterdir()}
+    written = {path: path.stat().st_mtime_ns for path in out.iterdir() if path.is_file()}
     assert catalogue.main(arguments) == 1  # the bad row still fails
     assert "0 written, 5 already there, 1 failed" in capsys.readouterr().out
-    assert {path: path.stat().st_mtime_ns for path in out.iterdir()} == written  # nothing painted again
+    assert {path: path.stat().st_mtime_ns for path in out.iterdir() if path.is_file()} == written  # nothing again
     assert all(max(Image.open(path).size) == 40 for path in written)
     assert {path.name: Image.open(path).mode for path in written}["002-photo2-painting.png"] == "RGBA"  # its regions
     assert [Image.open(path).mode for path in written].count("RGB") == 4

@@ -1,0 +1,48 @@
+"""The design sheet: what it shows, its settings in words, and a command that paints the same recipe again."""
+
+import numpy as np
+from PIL import Image
+
+from nst_core import StyleConfig
+from nst_core.__main__ import build_parser, config_from_args
+from nst_core.sheet import WIDTH, design_sheet, repaint_command, settings_in_words, title
+from tests.pictures import smooth_picture, stripes_picture
+
+
+def test_titles_come_from_file_names():
+    assert title("assets/the_starry_night.jpg") == "The starry night"
+    assert title("/tmp/x/my-cat.png") == "My cat"
+
+
+def test_the_settings_in_words_name_what_repaints_the_design():
+    config = StyleConfig(size=384, steps=120, style_weight=3e6, content_weight=2.5, style_scale=1.5,
+                         colour="luminance", seed=7, init="noise")
+    words = "\n".join(settings_in_words(config))
+    for expected in ("Paint strength 6.5", "3e6", "Keep the photo 2.5", "Brush size 1.5x", "the photo's, painted",
+                     "384 px", "120 steps", "seed) 7", "noise"):
+        assert expected in words, expected
+    assert words.isascii()  # the sheet's built-in font has no Greek letters
+
+
+def test_the_command_on_the_sheet_paints_the_same_recipe():
+    config = StyleConfig(size=320, steps=90, optimizer="adam", lr=0.02, style_weight=2e5, tv_weight=1.5,
+                         init="draft", seed=3, style_scale=0.75, pooling="avg", colour="histogram",
+                         style_blend=(3.0, 1.0))
+    command = repaint_command(config, "photo.png", ["a.jpg", "b.jpg"], "regions.png")
+    arguments = build_parser().parse_args(command.split()[3:])
+    assert arguments.regions == "regions.png" and arguments.style == ["a.jpg", "b.jpg"]
+    again = config_from_args(arguments)
+    for field in ("size", "steps", "optimizer", "lr", "content_weight", "style_weight", "tv_weight", "init", "seed",
+                  "style_scale", "pooling", "colour", "style_blend"):
+        assert getattr(again, field) == getattr(config, field), field
+
+
+def test_the_sheet_shows_the_pictures_the_mockups_and_the_words():
+    design = np.dstack([stripes_picture(3, 96), np.full((96, 96), 255, np.uint8)])
+    design[:, 48:, 3] = 0  # the right half left out: a checkerboard on the sheet
+    sheet = design_sheet(smooth_picture(1, 60, 80), [(stripes_picture(2), "Stripes")],
+                         Image.fromarray(design, "RGBA"), StyleConfig(), command="python -m nst_core a b")
+    assert sheet.width == WIDTH and sheet.height > WIDTH // 2
+    pixels = np.asarray(sheet)
+    rows = (pixels != 255).any(axis=(1, 2))
+    assert rows[:100].any() and rows[600:1200].any() and rows[-300:].any()  # heading, mock-ups, words
