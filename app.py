@@ -18,6 +18,7 @@ from nst_core import PRESETS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 from studio import room
+from studio.comparison import before_after, live_view
 from studio.controls import CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, SHAPES, PictureUpload, Slider, apply_preset
 from studio.costs import in_words, plan
 from studio.drafts import chosen, drafts, title
@@ -27,6 +28,7 @@ from studio.printing import REOPENED, fetch_print, open_print, print_area_previe
 from studio.room import GATE
 from studio.regions import BRUSHES, LEGEND, STROKE_OPACITY, editor_photo, region_file
 from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
+from studio.sheet import sheet_file
 from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -136,14 +138,29 @@ def build_demo() -> gr.Blocks:
                 # A small picture fills its box (the file keeps its pixels), on the grey of the mock-ups' studio, so
                 # parts its regions leave out read as background; gradio 6 takes page CSS only in launch().
                 gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; background: #e2e5ea; } "
+                        "#compare img { background: #e2e5ea !important; } "  # over the slider's own white
                         ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
                         "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }</style>",
                         padding=False, elem_id="fit")
-                picture = PictureUpload(label="Your design", type="filepath", format="png", interactive=False,
-                                   buttons=["fullscreen"], height=430, elem_id="result")
+                # Before and after sits behind the live picture, not below it: the status and the download stay in
+                # sight at 1366x768. Its tab appears once a run ends; the live one stays mounted for every frame.
+                with gr.Tabs(selected="design", elem_id="views") as views:
+                    with gr.Tab("Your design", id="design", render_children=True, elem_id="design-tab"):
+                        picture = PictureUpload(label="Your design", show_label=False, type="filepath",
+                                                format="png", interactive=False, buttons=["fullscreen"],
+                                                height=430, elem_id="result")  # the tab above names it
+                    with gr.Tab("Before and after", id="compare", visible=False, elem_id="compare-tab") as compare_tab:
+                        # No fixed height: on a phone a wide design's slider is no taller than the design.
+                        compare = gr.ImageSlider(label="Photo (left) · design (right): drag the line", type="pil",
+                                                 format="png", interactive=False, buttons=["fullscreen"],
+                                                 max_height=430, elem_id="compare")
                 gr.HTML("", elem_id="offline", padding=False)  # filled by SERVER_CHECK when the server is gone
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
+                with gr.Row():
+                    make_sheet = gr.Button("Make a design sheet: photo, painting, design, mock-ups and settings",
+                                           size="sm", elem_id="make-sheet")
+                    sheet = gr.DownloadButton("Download the design sheet", visible=False, size="sm", elem_id="sheet")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
                     plot = gr.LinePlot(x="step", y="loss", color="what", height=200,
                                        color_map=dict(zip(TERMS["what"].values(), ("#1f77b4", "#ff7f0e"))),
@@ -219,7 +236,11 @@ def build_demo() -> gr.Blocks:
         # The strokes become a region image in the colour code first: the API's `regions` takes such a file.
         strokes = {"fn": region_file, "inputs": editor, "outputs": regions, **ui_only}
         content.change(editor_photo, content, editor, **ui_only)
+        # A new run shows its live picture; the run's end fills Before and after (not a failed run's).
+        comparing = {"fn": before_after, "inputs": [content, picture], "outputs": [compare, compare_tab], **ui_only}
+        run.click(live_view, None, [views, compare_tab], **ui_only)
         painted = run.click(**strokes).then(api_name="paint", **painting)
+        painted.success(**comparing)
         painted.then(print_estimate, print_timing, print_estimate_line, **ui_only)
         painted.then(**placing)
         # Try paintings: the photo drafted in each painting, refreshed with the photo or an upload, in a small
@@ -229,9 +250,12 @@ def build_demo() -> gr.Blocks:
         content.change(api_name="drafts", **drafting)
         style.upload(lambda path: path, style, uploaded, **ui_only)
         uploaded.change(api_visibility="private", **drafting)
+        looks.select(live_view, None, [views, compare_tab], **ui_only)
         looks.select(choose_painting, uploaded, style, **ui_only).then(
             make_way, None, None, api_visibility="private", concurrency_limit=None).then(**strokes).then(
-            api_visibility="private", **painting)
+            api_visibility="private", **painting).success(**comparing)
+        make_sheet.click(sheet_file, [content, style, second_style, picture, shape, blend, *controls], sheet,
+                         api_visibility="private", concurrency_limit=2, concurrency_id="drafts")  # not behind runs
         print_outputs = [picture, print_status, tee, mug, print_download, print_id]
         render.click(**strokes).then(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
                                     transparent, sixteen_bits, picture,  # the picture on the page: the approved one

@@ -6,10 +6,10 @@ import functools
 import io
 import os
 import re
-import struct
 from pathlib import Path
 
 import numpy as np
+import tifffile
 import torch
 from PIL import Image, ImageCms, ImageOps
 
@@ -121,32 +121,11 @@ def _samples(image: torch.Tensor, bits: int) -> np.ndarray:
 
 
 def _write_tiff16(path: Path, samples: np.ndarray, dpi: int, icc: bytes) -> None:
-    """A baseline little-endian TIFF with 16-bit samples, written directly: Pillow has no 16-bit RGB mode."""
-    height, width, channels = samples.shape
-    pixels = np.ascontiguousarray(samples, dtype="<u2")
-    fields = [  # (tag, TIFF type, values): type 3 is SHORT, 4 LONG, 5 RATIONAL, 7 raw bytes
-        (256, 4, [width]), (257, 4, [height]), (258, 3, [16] * channels),
-        (259, 3, [1]),  # no compression: every reader opens it
-        (262, 3, [2]),  # RGB
-        (277, 3, [channels]),
-        (278, 4, [height]), (279, 4, [pixels.nbytes]),  # one strip: simplest, and under 4 GB at 80 MP
-        (282, 5, [dpi, 1]), (283, 5, [dpi, 1]), (284, 3, [1]),
-        (296, 3, [2]),  # resolution in inches
-        *([(338, 3, [2])] if channels == 4 else []),  # unassociated alpha, as in PNG
-        (34675, 7, icc),
-    ]
-    header_size = 8 + 2 + 12 * (len(fields) + 1) + 4  # the pixels follow the header and the one directory
-    fields = sorted([*fields, (273, 4, [header_size])])  # where the strip starts; readers want tags in order
-    directory, extra = [struct.pack("<H", len(fields))], b""
-    for tag, kind, values in fields:
-        blob = bytes(values) if kind == 7 else struct.pack(f"<{len(values)}{'H' if kind == 3 else 'I'}", *values)
-        count = len(blob) // {3: 2, 4: 4, 5: 8, 7: 1}[kind]
-        if len(blob) > 4:  # too long to sit in the entry: store it after the pixels, word-aligned
-            offset, blob = header_size + pixels.nbytes + len(extra), blob + b"\0" * (len(blob) % 2)
-            extra += blob
-            blob = struct.pack("<I", offset)
-        directory.append(struct.pack("<HHI", tag, kind, count) + blob.ljust(4, b"\0"))
-    with open(path, "wb") as handle:
-        handle.write(b"II*\0" + struct.pack("<I", 8) + b"".join(directory) + struct.pack("<I", 0))
-        pixels.tofile(handle)
-        handle.write(extra)
+    """A 16-bit RGB or RGBA TIFF through tifffile: Pillow has no 16-bit RGB mode to write one."""
+    tifffile.imwrite(
+        path, samples, photometric="rgb", planarconfig="contig",
+        extrasamples=["unassalpha"] if samples.shape[-1] == 4 else None,  # straight alpha, as in PNG
+        compression=None,  # uncompressed: every print shop's reader opens it
+        resolution=(dpi, dpi), resolutionunit="inch", iccprofile=icc,
+        metadata=None, software=False,  # no tifffile JSON description or name: the file holds the print alone
+    )

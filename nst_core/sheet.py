@@ -42,15 +42,15 @@ def settings_in_words(config: StyleConfig) -> list[str]:
     method = "fast, crisp detail (L-BFGS)" if config.optimizer == "lbfgs" else "smooth brushwork (Adam)"
     start = {"draft": "a draft in the painting's manner", "content": "the photo", "noise": "noise"}[config.init]
     lines = [
-        f"Paint strength {math.log10(max(config.style_weight, 1e-12)):.1f} (style weight beta = "
-        f"{_number(config.style_weight)})",
+        (f"Paint strength {math.log10(max(config.style_weight, 1e-12)):.1f} (style weight beta = "
+         f"{_number(config.style_weight)})"),
         f"Keep the photo {config.content_weight:g} (content weight alpha)",
         f"Brush size {config.style_scale:g}x (style scale)",
         f"Colours: {COLOUR_WORDS[config.colour]} ({config.colour})",
         f"Size {config.size} px on the longest side, {config.steps} steps, {method}, step size {config.lr:g}",
         f"Started from {start}; noise pattern (seed) {config.seed}",
-        f"Smoothing {config.tv_weight:g} (total variation); texture {'crisp' if config.pooling == 'max' else 'soft'} "
-        f"({config.pooling} pooling)",
+        (f"Smoothing {config.tv_weight:g} (total variation); texture "
+         f"{'crisp' if config.pooling == 'max' else 'soft'} ({config.pooling} pooling)"),
     ]
     if config.style_blend:
         lines.append("Blend of the paintings: " + " : ".join(f"{weight:g}" for weight in config.style_blend))

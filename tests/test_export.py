@@ -4,21 +4,24 @@ import io
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 from PIL import Image, ImageCms
 
-from nst_core.export import PRINT_PRESETS, content_alpha, print_size, save_print
+from nst_core.export import PRINT_PRESETS, content_alpha, print_size, save_print, srgb_profile
 
 
 def read_tiff16(path) -> np.ndarray:
-    """The raw samples of an uncompressed one-strip TIFF, located through Pillow's own reading of its tags."""
-    with Image.open(path) as image:
-        tags = image.tag_v2
-        width, height, channels = tags[256], tags[257], tags[277]
-        assert tags[258] == (16,) * channels and tags[259] == 1 and len(tags[273]) == 1
-        offset, length = tags[273][0], tags[279][0]
-    data = np.fromfile(path, dtype="<u2", count=length // 2, offset=offset)
-    return data.reshape(height, width, channels)
+    """The samples of a 16-bit TIFF as (H, W, C), read by tifffile: a reader independent of Pillow's."""
+    samples = tifffile.imread(path)
+    assert samples.dtype == np.uint16 and samples.ndim == 3
+    return samples
+
+
+def tiff_tags(path) -> dict:
+    """The first page's TIFF tags by name, as tifffile reads them."""
+    with tifffile.TiffFile(path) as tiff:
+        return {tag.name: tag.value for tag in tiff.pages[0].tags.values()}
 
 
 @pytest.fixture
@@ -44,16 +47,24 @@ def test_sixteen_bit_tiff_keeps_sixteen_bit_samples(tmp_path, picture):
     expected = picture[0].permute(1, 2, 0).double().numpy()
     assert np.abs(samples / 65535 - expected).max() <= 0.51 / 65535  # rounding, and float32's last bit
     assert len(np.unique(samples)) > 256  # more levels than 8 bits have
+    tags = tiff_tags(path)
+    assert tags["XResolution"] == tags["YResolution"] == (300, 1) and tags["ResolutionUnit"] == 2  # inches
+    assert tags["InterColorProfile"] == srgb_profile() and tags["PhotometricInterpretation"] == 2  # RGB
     with Image.open(path) as image:  # Pillow decodes it too (to 8 bits), with the dpi and the profile
-        assert image.info["dpi"] == (300, 300) and "icc_profile" in image.info
+        assert image.info["dpi"] == (300, 300) and image.info["icc_profile"] == srgb_profile()
         assert np.abs(np.asarray(image.convert("RGB")) / 255 - expected).max() <= 1.5 / 255
 
 
 def test_sixteen_bit_tiff_with_alpha(tmp_path, picture):
     mask = torch.linspace(0, 1, 13).expand(9, 13)
-    samples = read_tiff16(save_print(picture, tmp_path / "sticker.tif", bits=16, alpha=mask))
+    path = save_print(picture, tmp_path / "sticker.tif", bits=16, alpha=mask)
+    samples = read_tiff16(path)
     assert samples.shape == (9, 13, 4)
     assert np.abs(samples[..., 3] / 65535 - mask.numpy()).max() <= 0.51 / 65535
+    assert tiff_tags(path)["ExtraSamples"] == (2,)  # unassociated alpha: the colours are not premultiplied
+    with Image.open(path) as image:  # Pillow reads the alpha too, with the dpi and the profile
+        assert image.mode == "RGBA" and image.info["dpi"] == (300, 300) and "icc_profile" in image.info
+        assert np.abs(np.asarray(image.getchannel("A")) / 255 - mask.numpy()).max() <= 1.5 / 255
 
 
 @pytest.mark.parametrize("shape", [(9, 13), (1, 1, 9, 13)])

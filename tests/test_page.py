@@ -1,4 +1,4 @@
-"""The real page in headless Chromium: it loads, an example paints live, Stop keeps the picture."""
+"""The real page in headless Chromium: it loads, an example paints live, Stop keeps the picture, before and after."""
 
 from __future__ import annotations
 
@@ -167,6 +167,16 @@ def test_a_print_lost_to_a_restart_reopens_plainly_from_its_link(page, app_serve
         page.wait_for_selector("#run", timeout=60_000)
 
 
+def _tiny_run(page) -> None:
+    """Size 64 and 20 steps under Fine-tune the painting, closed again: a run of a few seconds."""
+    page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
+    for name, value in (("size", "64"), ("steps", "20")):
+        box = page.locator(f"#control-{name} input[type=number]").first
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
+
+
 def _brush_stroke(page, colour: int, x: float, heights: tuple[float, float] = (0.15, 0.9)) -> None:
     """A stroke of the editor's `colour`-th brush down the photo at `x` (a share of the canvas's width), below the
     editor's zoom buttons, which lie over the canvas's top."""
@@ -195,12 +205,7 @@ def test_a_region_painted_in_the_browser_is_left_out(page, app_server):
     try:
         fresh.goto(app_server)
         fresh.wait_for_selector("#run", timeout=60_000)
-        fresh.locator("#settings").get_by_text("Fine-tune the painting").first.click()
-        for name, value in (("size", "64"), ("steps", "20")):
-            box = fresh.locator(f"#control-{name} input[type=number]").first
-            box.fill(value)
-            box.press("Enter")
-        fresh.locator("#settings").get_by_text("Fine-tune the painting").first.click()  # closed again
+        _tiny_run(fresh)
         fresh.locator("#regions-section").get_by_text("Regions:").first.click()
         fresh.locator("#editor").scroll_into_view_if_needed()
         fresh.wait_for_selector("#editor .pixi-target canvas", timeout=30_000)
@@ -215,5 +220,43 @@ def test_a_region_painted_in_the_browser_is_left_out(page, app_server):
         alpha = picture.getchannel("A")
         assert alpha.getpixel((56, 20)) == 0 and alpha.getpixel((10, 20)) == 255  # left out under the strokes only
         fresh.screenshot(path=str(ARTIFACTS / "page_regions_done.png"), full_page=True)
+    finally:
+        fresh.close()
+
+
+def test_after_a_run_before_and_after_shows_the_photo_and_the_design(page, app_server):
+    import io
+
+    from PIL import Image
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        _tiny_run(fresh)
+        assert not fresh.locator("#compare-tab-button").is_visible()  # nothing to compare before a run
+        fresh.click("#run")
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        fresh.locator("#compare-tab-button").wait_for(timeout=30_000)
+        for selector in ("#result", "#status", "#download"):  # the tab shows behind the picture, pushing nothing
+            assert _visible(fresh, selector), selector
+        fresh.click("#compare-tab-button")
+        fresh.wait_for_function("document.querySelectorAll('#compare img').length >= 2", timeout=30_000)
+        sources = fresh.locator("#compare img").evaluate_all("images => images.map(image => image.src)")
+        pictures = [Image.open(io.BytesIO(fresh.request.get(src).body())) for src in sources[:2]]
+        assert pictures[0].size == pictures[1].size and max(pictures[0].size) == 64  # in register, the design's size
+        assert _visible(fresh, "#compare") and _visible(fresh, "#download")
+        fresh.screenshot(path=str(ARTIFACTS / "page_before_after_1366x768.png"))
+        fresh.set_viewport_size({"width": 390, "height": 844})  # a phone
+        fresh.locator("#compare").scroll_into_view_if_needed()
+        box = fresh.locator("#compare").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        fresh.screenshot(path=str(ARTIFACTS / "page_before_after_phone.png"))
+        fresh.set_viewport_size({"width": 1366, "height": 768})
+        fresh.click("#run")  # a new run: the live picture comes to the front, the old comparison goes
+        fresh.locator("#compare-tab-button").wait_for(state="hidden", timeout=10_000)
+        assert fresh.locator("#result").is_visible()
+        fresh.locator("#compare-tab-button").wait_for(timeout=240_000)  # and the new one comes at its end
     finally:
         fresh.close()

@@ -46,3 +46,23 @@ def test_the_sheet_shows_the_pictures_the_mockups_and_the_words():
     pixels = np.asarray(sheet)
     rows = (pixels != 255).any(axis=(1, 2))
     assert rows[:100].any() and rows[600:1200].any() and rows[-300:].any()  # heading, mock-ups, words
+
+
+def test_the_pages_sheet_is_made_from_the_picture_on_the_page(app_module, tmp_path):
+    import gradio as gr
+    import pytest
+
+    from studio import controls
+    from studio.sheet import sheet_file
+
+    assets = app_module.ASSETS
+    design = tmp_path / "design.png"
+    Image.fromarray(stripes_picture(4, 64)).save(design)
+    settings = controls.apply_preset("default")
+    button = sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, str(design), "photo", 0.5,
+                        *settings)
+    path = button.value["path"] if isinstance(button.value, dict) else button.value
+    with Image.open(path) as sheet:
+        assert sheet.width == WIDTH and "design sheet" in button.label
+    with pytest.raises(gr.Error, match="Paint a picture first"):
+        sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, None, "photo", 0.5, *settings)
