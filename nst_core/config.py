@@ -12,6 +12,9 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "draft")
 POOLINGS = ("max", "avg")
 COLOURS = ("style", "luminance", "histogram", "keep")
+COLOUR_WORDS = {"style": "the painting's", "luminance": "the photo's, painted in the painting's strokes",
+                "histogram": "the painting's, shifted to the photo's palette",
+                "keep": "the photo's, laid over the finished picture"}  # what each colour mode gives, in words
 PRECISIONS = ("auto", "float32", "bf16")
 
 MIN_SIZE = 32  # the deepest style layer (relu5_1) needs at least 2x2 positions

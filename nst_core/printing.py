@@ -135,7 +135,7 @@ def print_area(design: Image.Image, size: tuple[int, int], fit: str = "fit", top
     (dx0, dy0), (dx1, dy1) = at(*box[:2]), at(*box[2:])
     canvas = Image.new("RGBA", tuple(end + AREA_MARGIN for end in at(max(width, box[2]), max(height, box[3]))),
                        (*PAGE, 255))
-    canvas.paste(_checkerboard((x1 - x0, y1 - y0)), (x0, y0))
+    canvas.paste(checkerboard((x1 - x0, y1 - y0)), (x0, y0))
     canvas.alpha_composite(design.convert("RGBA").resize((max(1, dx1 - dx0), max(1, dy1 - dy0)),
                                                          Image.Resampling.LANCZOS), (dx0, dy0))
     if fit == "fill":  # what falls outside the print is cut off: faded, so the print area reads at a glance
@@ -146,9 +146,9 @@ def print_area(design: Image.Image, size: tuple[int, int], fit: str = "fit", top
     return canvas.convert("RGB")
 
 
-def _checkerboard(size: tuple[int, int]) -> Image.Image:
+def checkerboard(size: tuple[int, int], cell: int = CHECKER_CELL) -> Image.Image:
     """A light checkerboard of `size` (width, height), where a picture is transparent."""
-    y, x = np.mgrid[0:size[1], 0:size[0]] // CHECKER_CELL
+    y, x = np.mgrid[0:size[1], 0:size[0]] // cell
     return Image.fromarray(np.asarray(CHECKER, np.uint8)[(x + y) % 2], "RGB")
 
 

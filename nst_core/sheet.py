@@ -8,12 +8,12 @@ import shlex
 import textwrap
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import StyleConfig
+from .config import COLOUR_WORDS, StyleConfig
 from .images import ImageLike, open_image
 from .mockup import mug_mockup, tee_mockup
+from .printing import checkerboard
 
 WIDTH = 1800  # pixels: readable on a screen, printable on A4 landscape
 MARGIN = 48
@@ -21,19 +21,16 @@ GAP = 24
 ROW = 420  # the height of the photo, the painting and the design
 COMMAND_WIDTH = 150  # characters in a line of the command that paints it again
 INK, FAINT, PAPER = (30, 30, 30), (110, 110, 110), (255, 255, 255)
-CHECKER = ((255, 255, 255), (222, 222, 222))  # behind the parts of the design that are left out
-COLOUR_WORDS = {"style": "the painting's", "luminance": "the photo's, painted in the painting's strokes",
-                "histogram": "the painting's, shifted to the photo's palette", "keep": "the photo's, laid over"}
 # The CLI flags that repaint a config, with the defaults that need no flag.
 FLAGS = (("size", "-s"), ("steps", "-n"), ("optimizer", "--optimizer"), ("lr", "--lr"), ("content_weight", "-a"),
          ("style_weight", "-b"), ("tv_weight", "--tv"), ("init", "--init"), ("seed", "--seed"),
          ("style_scale", "--style-scale"), ("pooling", "--pooling"), ("colour", "--colour"))
 
 
-def title(path: str | Path) -> str:
+def title(path: str | Path, untitled: str = "Untitled") -> str:
     """A painting's or photo's title from its file name: "the_starry_night.jpg" -> "The starry night"."""
     words = Path(str(path)).stem.replace("_", " ").replace("-", " ").strip()
-    return (words[:1].upper() + words[1:]) if words else "Untitled"
+    return (words[:1].upper() + words[1:]) if words else untitled
 
 
 def settings_in_words(config: StyleConfig) -> list[str]:
@@ -116,8 +113,7 @@ def design_sheet(photo: ImageLike, paintings: list[tuple[ImageLike, str]], desig
 def _on_checker(design: Image.Image) -> Image.Image:
     """The design over a light checkerboard where it is transparent."""
     design = design.convert("RGBA")
-    y, x = np.mgrid[0:design.height, 0:design.width] // max(4, design.width // 32)
-    board = Image.fromarray(np.asarray(CHECKER, np.uint8)[(x + y) % 2], "RGB").convert("RGBA")
+    board = checkerboard(design.size, cell=max(4, design.width // 32)).convert("RGBA")
     board.alpha_composite(design)
     return board.convert("RGB")
 

@@ -286,8 +286,10 @@ def stylize_batch(
                 done += steps  # a quick look too thin for the network (a strip): the size asked for goes first
                 continue
             scale = _Scale(net, contents, styles, config, size, budget // len(contents), device, guides)
-            shape = full_shape if sketching else (scale.height, scale.width)
-            alphas = [_alpha(own, shape, config) for own in guides]
+            if sketching or scale.guide is None:  # a sketch's frames are shown at the final size
+                alphas = [_alpha(own, full_shape, config) for own in guides]
+            else:  # the scale's own guide has it at this size
+                alphas = [_shown_alpha(alpha.cpu()) for alpha in scale.guide.alpha[:, 0]]
             for preview in scale.run(steps, pictures, cadence):
                 views = preview.views
                 if sketching:  # a sketch's frame is shown at the final size
@@ -311,10 +313,12 @@ def stylize_batch(
 
 def _alpha(regions: Regions | None, shape: tuple[int, int], config: StyleConfig) -> torch.Tensor | None:
     """The picture's alpha (1, H, W) at `shape` on the CPU, or None when nothing is left out."""
-    if regions is None:
-        return None
-    alpha = regions.at(*shape, config.aspect).alpha[0]
-    return None if alpha.min() >= 1 - 1 / 512 else alpha  # nothing an 8-bit file would show as transparent
+    return None if regions is None else _shown_alpha(regions.at(*shape, config.aspect).alpha[0, 0])
+
+
+def _shown_alpha(alpha: torch.Tensor) -> torch.Tensor | None:
+    """An (H, W) alpha as a Step carries it, (1, H, W); None when nothing an 8-bit file would show is transparent."""
+    return None if alpha.min() >= 1 - 1 / 512 else alpha[None]
 
 
 class Cadence:

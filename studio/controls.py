@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from nst_core import PRESETS, StyleConfig
-from nst_core.config import COLOURS, POOLINGS
+from nst_core.config import COLOUR_WORDS, COLOURS, POOLINGS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 
@@ -26,10 +26,7 @@ MAX_LIVE_SIZE = 1024  # pixels on the longest side for painting in the browser
 PRESET_WORDS = {"default": "finished picture", "preview": "quick look", "adam": "smooth brushwork (Adam)",
                 "seed": "the original 2016 recipe (slow)"}
 POOLING_WORDS = {"max": "crisp (max pooling)", "avg": "soft (average pooling)"}
-COLOUR_WORDS = {"style": "the painting's",
-                "luminance": "the photo's, painted in the painting's strokes (luminance only)",
-                "histogram": "the painting's, shifted to the photo's palette (histogram matching)",
-                "keep": "the photo's, laid over the finished picture (colour transfer)"}
+COLOUR_TERMS = {"luminance": "luminance only", "histogram": "histogram matching", "keep": "colour transfer"}
 SHAPES = {"photo": ("the photo's", 0.0)} | {name: (f"{name} {w}×{h}", w / h) for name, (w, h) in PRINT_PRESETS.items()}
 log = logging.getLogger("tee-style-studio")
 
@@ -131,7 +128,7 @@ CONTROLS = (
         [(POOLING_WORDS[name], name) for name in POOLINGS], value=c.pooling, label="Texture",
         info="how the network sums up what it sees (its pooling)"), to_config=str),
     Control("colour", "colour", lambda c: gr.Radio(
-        [(COLOUR_WORDS[name], name) for name in COLOURS], value=c.colour, label="Colours"), to_config=str),
+        [(COLOUR_WORDS[name] + (f" ({COLOUR_TERMS[name]})" if name in COLOUR_TERMS else ""), name) for name in COLOURS], value=c.colour, label="Colours"), to_config=str),
 )
 NAMES = tuple(control.name for control in CONTROLS)
 # Inputs that are not a preset's recipe, with the values an API call that leaves them out gets.

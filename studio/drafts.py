@@ -12,6 +12,7 @@ import gradio as gr
 from nst_core import ImageError, StyleConfig
 from nst_core.draft import DraftUnavailable, draft
 from nst_core.images import open_image, to_pil
+from nst_core.sheet import title as named
 
 from .controls import refusal
 
@@ -20,9 +21,8 @@ log = logging.getLogger("tee-style-studio")
 
 
 def title(path: str | Path) -> str:
-    """A painting's name from its file name: "starry_night.jpg" -> "Starry night"."""
-    words = Path(str(path)).stem.replace("_", " ").replace("-", " ").strip()
-    return (words[:1].upper() + words[1:])[:32] or "Your painting"
+    """A painting's name from its file name, short enough for a caption: "starry_night.jpg" -> "Starry night"."""
+    return named(path, untitled="Your painting")[:32]
 
 
 def paintings_to_try(examples: list[Path], style: str | None) -> list[str]:
