@@ -23,6 +23,7 @@ from studio.controls import CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, SHA
 from studio.costs import in_words, plan
 from studio.drafts import chosen, drafts, title
 from studio.executors import RayCluster
+from studio.film import make_animation, make_film
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
 from studio.printing import REOPENED, fetch_print, open_print, print_area_preview, print_estimate, render_print
 from studio.room import GATE
@@ -154,6 +155,9 @@ def build_demo() -> gr.Blocks:
                         compare = gr.ImageSlider(label="Photo (left) · design (right): drag the line", type="pil",
                                                  format="png", interactive=False, buttons=["fullscreen"],
                                                  max_height=430, elem_id="compare")
+                    with gr.Tab("Film", id="film", visible=False, elem_id="film-tab") as film_tab:
+                        film = gr.Video(label="The painting as a film (MP4)", interactive=False, autoplay=True,
+                                        loop=True, buttons=["download"], height=430, elem_id="film")
                 gr.HTML("", elem_id="offline", padding=False)  # filled by SERVER_CHECK when the server is gone
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
@@ -161,6 +165,10 @@ def build_demo() -> gr.Blocks:
                     make_sheet = gr.Button("Make a design sheet: photo, painting, design, mock-ups and settings",
                                            size="sm", elem_id="make-sheet")
                     sheet = gr.DownloadButton("Download the design sheet", visible=False, size="sm", elem_id="sheet")
+                with gr.Row():
+                    film_button = gr.Button("Make a film of the painting, to share", size="sm", elem_id="make-film")
+                    animation = gr.DownloadButton("Download the film for chat apps", visible=False, size="sm",
+                                                  elem_id="animation")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
                     plot = gr.LinePlot(x="step", y="loss", color="what", height=200,
                                        color_map=dict(zip(TERMS["what"].values(), ("#1f77b4", "#ff7f0e"))),
@@ -238,7 +246,8 @@ def build_demo() -> gr.Blocks:
         content.change(editor_photo, content, editor, **ui_only)
         # A new run shows its live picture; the run's end fills Before and after (not a failed run's).
         comparing = {"fn": before_after, "inputs": [content, picture], "outputs": [compare, compare_tab], **ui_only}
-        run.click(live_view, None, [views, compare_tab], **ui_only)
+        fresh = {"fn": live_view, "outputs": [views, compare_tab, film_tab, animation], **ui_only}
+        run.click(**fresh)
         painted = run.click(**strokes).then(api_name="paint", **painting)
         painted.success(**comparing)
         painted.then(print_estimate, print_timing, print_estimate_line, **ui_only)
@@ -250,12 +259,15 @@ def build_demo() -> gr.Blocks:
         content.change(api_name="drafts", **drafting)
         style.upload(lambda path: path, style, uploaded, **ui_only)
         uploaded.change(api_visibility="private", **drafting)
-        looks.select(live_view, None, [views, compare_tab], **ui_only)
+        looks.select(**fresh)
         looks.select(choose_painting, uploaded, style, **ui_only).then(
             make_way, None, None, api_visibility="private", concurrency_limit=None).then(**strokes).then(
             api_visibility="private", **painting).success(**comparing)
-        make_sheet.click(sheet_file, [content, style, second_style, picture, shape, blend, *controls], sheet,
-                         api_visibility="private", concurrency_limit=2, concurrency_id="drafts")  # not behind runs
+        aside = {"api_visibility": "private", "concurrency_limit": 2, "concurrency_id": "drafts"}  # not behind runs
+        make_sheet.click(sheet_file, [content, style, second_style, picture, shape, blend, *controls], sheet, **aside)
+        # The film plays on the page as soon as its MP4 is made; the animated WebP, slower to make, follows.
+        film_button.click(make_film, None, [film, film_tab, views], **aside).success(make_animation, None, animation,
+                                                                                     **aside)
         print_outputs = [picture, print_status, tee, mug, print_download, print_id]
         render.click(**strokes).then(render_print, [content, style, *controls, *extras, print_name, custom_size, final_steps, colours,
                                     transparent, sixteen_bits, picture,  # the picture on the page: the approved one

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from .backbone import WEIGHTS_ENV, load_backbone
 from .config import COLOURS, INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS, StyleConfig, preset
+from .devices import resolve_device
 from .export import PRINT_DPI, PRINT_PRESETS
+from .film import FORMATS as FILM_FORMATS
+from .film import Reel, write_film
+from .images import ImageError, save_image
 from .memory import DoesNotFitError
 from .printing import FINAL_STEPS, export_design, print_config
 from .sheet import design_sheet, repaint_command, title
-from .devices import resolve_device
-from .images import ImageError, save_image
 from .stylize import DivergenceError, stylize
 
 # Flags for the config fields a user sets: (field, flags, help). Defaults come from the chosen preset.
@@ -83,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     printing.add_argument("--sheet", action="store_true",
                           help="also save OUTPUT_sheet.png: the photo, the painting, the design, its mock-ups and "
                                "the settings in plain words, for a committee or a print shop")
+    parser.add_argument("--film", default=None, metavar="PATH",
+                        help="also save the painting as a film: PATH.mp4 (H.264), .webp or .gif (animated)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -106,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
+        if args.film and Path(args.film).suffix.lower() not in FILM_FORMATS:
+            raise ValueError(f"--film {args.film}: a film is written as {', '.join(FILM_FORMATS)}")
         device = resolve_device(args.device)
         backbone = load_backbone(args.weights)
     except (ValueError, FileNotFoundError) as error:
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         output = output.with_suffix(".tif")  # 16-bit print files are TIFF
     progress = tqdm(total=config.total_steps, unit="it", disable=args.quiet, file=sys.stderr)
     result = None
+    reel = Reel(args.content) if args.film else None
     try:
         for step in stylize(args.content, args.style, config, backbone=backbone, device=device, regions=args.regions):
             progress.update(step.iteration - progress.n)
@@ -130,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress.write(step.note)
             if args.save_every and step.iteration % args.save_every == 0 and not step.done:
                 save_image(step.to_pil(), output.with_name(f"{output.stem}_{step.iteration:05d}.png"))
+            if reel is not None:
+                reel.add(step.to_pil())
             result = step
     except (ImageError, DivergenceError, DoesNotFitError, ValueError) as error:
         progress.close()
@@ -160,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         design_sheet(args.content, [(style, title(style)) for style in args.style], result.to_pil(), config,
                      command).save(sheet)
         print(f"saved {sheet}", file=sys.stderr)
+    if reel is not None:
+        print(f"saved {write_film(reel, args.film)} ({reel.seen} pictures, {len(reel.kept)} kept)", file=sys.stderr)
     return 0
 
 

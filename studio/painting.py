@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -17,6 +18,7 @@ from nst_core.images import open_image
 from .background import latest
 from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, refusal, taking
 from .costs import Countdown, in_words
+from .film import REELS
 from .gate import GateError
 from .regions import check_regions
 from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, save_result, sharing
@@ -61,6 +63,7 @@ def paint(*values, request: gr.Request = None):
             yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
         source = photo if content_alpha(content) is None else content  # the file: its transparency is left out
         steps = live_steps(source, styles, config, settings["regions"])
+        reel = REELS.start(person, source, Path(result_name(content, styles[0])).stem)  # for the film, if asked
         with contextlib.closing(latest(steps, heartbeat=HEARTBEAT)) as frames:
             for step in frames:
                 if ticket.stopped.is_set():
@@ -75,6 +78,7 @@ def paint(*values, request: gr.Request = None):
                 shown = step, left, time.monotonic()
                 GATE.report(ticket, left)
                 picture = step.to_pil()
+                reel.add(picture)
                 download = save_result(picture, result_name(content, styles[0])) if step.done else \
                     gr.DownloadButton(visible=False)
                 if step.iteration == 0:  # the draft: nothing measured yet

@@ -48,7 +48,23 @@ def test_the_cli_paints_and_saves_intermediate_pictures(pictures, weights, tmp_p
                               np.asarray(Image.open(content).resize((40, 30), Image.Resampling.LANCZOS)))
 
 
+def test_the_film_of_the_painting_ends_on_the_design(pictures, weights, tmp_path, capsys):
+    import av
+
+    content, style = pictures
+    out, film = tmp_path / "art.png", tmp_path / "art.mp4"
+    code = main([str(content), str(style), "-o", str(out), "-s", "40", "-n", "6", "--preview-every", "2",
+                 "--film", str(film), "--weights", str(weights), "--device", "cpu", "--quiet"])
+    assert code == 0 and "saved " + str(film) in capsys.readouterr().err
+    with av.open(str(film)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    design = np.asarray(Image.open(out).resize(frames[-1].shape[1::-1], Image.Resampling.LANCZOS), dtype=float)
+    assert np.abs(frames[-1] - design).mean() < 8  # the film ends on the saved design
+    assert np.abs(frames[0] - design).mean() > np.abs(frames[-1] - design).mean()  # and opens on the photo
+
+
 @pytest.mark.parametrize("flags, words", [
+    (["--film", "art.avi"], "a film is written as .mp4"),
     (["--steps", "0"], "steps must be between"),
     (["--lr", "1e9"], "lr must be above 0"),
     (["--device", "cuda:7"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
