@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         sheet = files.design.with_name(f"{files.design.stem}_sheet.png")
         command = repaint_command(config, args.content, args.style, args.regions)
         design_sheet(args.content, [(style, title(style)) for style in args.style], result.to_pil(), config,
-                     command).save(sheet)
+                     command, args.regions).save(sheet)
         print(f"saved {sheet}", file=sys.stderr)
     if reel is not None:
         print(f"saved {write_film(reel, args.film)} ({reel.seen} pictures, {len(reel.kept)} kept)", file=sys.stderr)

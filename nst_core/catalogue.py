@@ -133,7 +133,7 @@ def write(design: Design, picture: torch.Tensor, out: Path, mockups: bool, sheet
         command = repaint_command(design.config, str(design.photo), [str(design.painting)],
                                   design.regions and str(design.regions))
         drawn = design_sheet(design.photo, [(design.painting, title(design.painting))], to_pil(picture[:3], alpha),
-                             design.config, command)
+                             design.config, command, design.regions)
         _atomically(out / "sheets" / f"{design.name}-sheet.png", lambda temporary: drawn.save(temporary, format="PNG"))
     return path
 

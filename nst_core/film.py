@@ -19,6 +19,7 @@ QUALITY = 92  # JPEG quality of a kept frame: a tenth of the raw pixels' memory,
 PAINTING_SECONDS = 5.0  # the painting itself, whatever the run's length
 FPS = (10, 30)  # frames per second at least and at most: a short run plays slower, a long one is not rushed
 OPENING_SECONDS = 0.6  # the photo, before the paint arrives
+FADE_SECONDS = 0.5  # the photo dissolving into the first frame (a draft is painted at once: no cut to it)
 HOLD_SECONDS = 1.5  # the finished design, before the film ends (or loops)
 CRF = 23  # x264's constant quality: its default, about 1 MB for a 384 px film of a painting
 FORMATS = (".mp4", ".webp", ".gif")
@@ -79,8 +80,8 @@ def film_size(size: tuple[int, int], side: int = SIDE) -> tuple[int, int]:
 
 
 def timeline(reel: Reel) -> tuple[list[Image.Image], list[float]]:
-    """The film's pictures and how long each shows (seconds): the photo, the painting at a pace that fits
-    PAINTING_SECONDS, and a hold on the last frame."""
+    """The film's pictures and how long each shows (seconds): the photo dissolving into the first frame, the
+    painting at a pace that fits PAINTING_SECONDS, and a hold on the last frame."""
     frames = reel.frames()
     if not frames:
         raise ValueError("nothing was painted yet: a film needs at least one frame")
@@ -89,7 +90,9 @@ def timeline(reel: Reel) -> tuple[list[Image.Image], list[float]]:
     durations[-1] = HOLD_SECONDS
     opening = reel.opening()
     if opening is not None:
-        frames, durations = [opening, *frames], [OPENING_SECONDS, *durations]
+        fade = max(1, round(FADE_SECONDS * fps))
+        dissolve = [Image.blend(opening, frames[0], k / (fade + 1)) for k in range(1, fade + 1)]
+        frames, durations = [opening, *dissolve, *frames], [OPENING_SECONDS, *[1 / fps] * fade, *durations]
     return frames, durations
 
 

@@ -123,7 +123,7 @@ def _decode(source: ImageLike, name: str, photo_size: tuple[int, int]) -> torch.
     """The four channels' shares of a region image in the colour code, at its own size: (1, 4, H, W)."""
     fix = f"paint the regions in {CODE} (README, \"Regions\")"
     try:
-        image = _opened(source)
+        image = open_regions(source)
     except ImageError as error:
         raise ImageError(f"regions: {error}; {fix}") from None
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0  # (H, W, 4)
@@ -152,7 +152,7 @@ def _decode(source: ImageLike, name: str, photo_size: tuple[int, int]) -> torch.
     return torch.from_numpy(np.ascontiguousarray(shares))[None]
 
 
-def _opened(source: ImageLike) -> Image.Image:
+def open_regions(source: ImageLike) -> Image.Image:
     """The region image as decoded, its transparency kept (open_image lays transparency on white)."""
     if isinstance(source, Image.Image):
         return ImageOps.exif_transpose(source)

@@ -14,13 +14,14 @@ from .config import COLOUR_WORDS, StyleConfig
 from .images import ImageLike, open_image
 from .mockup import mug_mockup, tee_mockup
 from .printing import checkerboard
+from .regions import open_regions
 
 WIDTH = 1800  # pixels: readable on a screen, printable on A4 landscape
 MARGIN = 48
 GAP = 24
 ROW = 420  # the height of the photo, the painting and the design
 COMMAND_WIDTH = 150  # characters in a line of the command that paints it again
-INK, FAINT, PAPER = (30, 30, 30), (110, 110, 110), (255, 255, 255)
+INK, FAINT, EDGE, PAPER = (30, 30, 30), (110, 110, 110), (215, 215, 215), (255, 255, 255)
 # The CLI flags that repaint a config, with the defaults that need no flag.
 FLAGS = (("size", "-s"), ("steps", "-n"), ("optimizer", "--optimizer"), ("lr", "--lr"), ("content_weight", "-a"),
          ("style_weight", "-b"), ("tv_weight", "--tv"), ("init", "--init"), ("seed", "--seed"),
@@ -68,14 +69,18 @@ def repaint_command(config: StyleConfig, photo: str, paintings: list[str], regio
 
 
 def design_sheet(photo: ImageLike, paintings: list[tuple[ImageLike, str]], design: Image.Image,
-                 config: StyleConfig, command: str = "") -> Image.Image:
-    """The sheet: a heading, the photo, the painting(s) with their titles and the design (its left-out parts
-    over a checkerboard); the tee and mug mock-ups; the settings in words and, if given, the command."""
+                 config: StyleConfig, command: str = "", regions: ImageLike | None = None) -> Image.Image:
+    """The sheet: a heading, the photo, the painting(s) with their titles, the regions if any, and the design
+    (transparent parts of both over a checkerboard); the tee and mug mock-ups; the settings in words and, if
+    given, the command."""
     heading = ImageFont.load_default(size=40)
     text = ImageFont.load_default(size=24)
     small = ImageFont.load_default(size=18)
     pictures = [(open_image(photo), "The photo")]
     pictures += [(open_image(painting), f"The painting: {name}") for painting, name in paintings]
+    if regions is not None:
+        name = Path(_name(regions, "regions.png")).name
+        pictures.append((_on_checker(open_regions(regions)), f"The regions ({name})"))
     pictures.append((_on_checker(design), "The design"))
     mockups = [tee_mockup(design), mug_mockup(design)]
     lines = settings_in_words(config)
@@ -95,6 +100,7 @@ def design_sheet(photo: ImageLike, paintings: list[tuple[ImageLike, str]], desig
     for (picture, caption), width in zip(pictures, widths):
         size = (max(1, round(width * scale)), max(1, round(ROW * scale)))
         sheet.paste(picture.resize(size, Image.Resampling.LANCZOS), (x, top))
+        draw.rectangle((x - 1, top - 1, x + size[0], top + size[1]), outline=EDGE)  # white parts stay in a frame
         draw.text((x, top + size[1] + 8), caption, font=small, fill=FAINT)
         x += size[0] + GAP
     for index, mockup in enumerate(mockups):

@@ -3,6 +3,8 @@ written from it are read back by the libraries that wrote them (PyAV and Pillow)
 
 from __future__ import annotations
 
+import itertools
+
 import av
 import numpy as np
 import pytest
@@ -62,8 +64,12 @@ def test_the_timeline_opens_on_the_photo_paints_for_a_few_seconds_and_holds_the_
     assert durations[0] == film.OPENING_SECONDS and durations[-1] == film.HOLD_SECONDS
     assert round(np.asarray(frames[0]).mean()) == 200  # the photo, fitted to the design's shape and size
     assert frames[0].size == frames[1].size == film_size((96, 64), 96)
-    painting = sum(durations[1:-1])
-    assert painting <= film.PAINTING_SECONDS + 1e-9 and 1 / film.FPS[1] <= durations[1] <= 1 / film.FPS[0]
+    levels = [round(np.asarray(frame).mean()) for frame in frames]
+    fade = levels.index(0) - 1  # the frames between the photo and the first painted one
+    assert fade >= 1 and levels[:fade + 2] == sorted(levels[:fade + 2], reverse=True)  # a dissolve, no cut
+    assert levels[fade + 1:] == [*range(0, 60, 2), 59]  # thinned to every other frame, ending on the newest
+    painting = sum(durations[fade + 1:-1])
+    assert painting <= film.PAINTING_SECONDS + 1e-9 and 1 / film.FPS[1] <= durations[-2] <= 1 / film.FPS[0]
 
 
 def test_the_mp4_is_h264_and_plays_the_painting_in_order(tmp_path):
@@ -71,7 +77,7 @@ def test_the_mp4_is_h264_and_plays_the_painting_in_order(tmp_path):
     for k in range(0, 200, 4):
         reel.add(_frame(k))
     path = write_film(reel, tmp_path / "film.mp4")
-    frames, durations = timeline(reel)
+    _, durations = timeline(reel)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
@@ -83,8 +89,8 @@ def test_the_mp4_is_h264_and_plays_the_painting_in_order(tmp_path):
     assert decoded[0].shape == (64, 96, 3)
     levels = [frame.mean() for frame in decoded]
     assert abs(levels[0] - 250) < 6 and abs(levels[-1] - 196) < 6  # the photo first, the last frame last
-    painted = levels[round(film.OPENING_SECONDS * fps):]
-    assert all(b >= a - 3 for a, b in zip(painted, painted[1:]))  # in the order it was painted
+    painted = levels[round(film.OPENING_SECONDS * fps) + round(film.FADE_SECONDS * fps):]
+    assert all(b >= a - 3 for a, b in itertools.pairwise(painted))  # in the order it was painted
 
 
 @pytest.mark.parametrize("suffix", [".webp", ".gif"])

@@ -59,10 +59,38 @@ def test_the_pages_sheet_is_made_from_the_picture_on_the_page(app_module, tmp_pa
     design = tmp_path / "design.png"
     Image.fromarray(stripes_picture(4, 64)).save(design)
     settings = controls.apply_preset("default")
-    button = sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, str(design), "photo", 0.5,
-                        *settings)
+    button = sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, str(design), None, "photo",
+                        0.5, *settings)
     path = button.value["path"] if isinstance(button.value, dict) else button.value
     with Image.open(path) as sheet:
         assert sheet.width == WIDTH and "design sheet" in button.label
     with pytest.raises(gr.Error, match="Paint a picture first"):
-        sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, None, "photo", 0.5, *settings)
+        sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, None, None, "photo", 0.5, *settings)
+
+
+def test_regions_painted_on_the_page_are_on_its_sheet_and_in_its_command(app_module, tmp_path, monkeypatch):
+    from studio import controls, sheet
+
+    drawn = {}
+    monkeypatch.setattr(sheet, "design_sheet", lambda *args: drawn.setdefault("args", args) and Image.new("RGB", (8, 8)))
+    design, regions = tmp_path / "design.png", tmp_path / "tmp-gradio-upload.png"
+    Image.fromarray(stripes_picture(4, 64)).save(design)
+    code = Image.new("RGBA", (64, 48), (255, 255, 255, 255))
+    code.paste((0, 0, 0, 255), (0, 0, 20, 48))
+    code.save(regions)
+    assets = app_module.ASSETS
+    sheet.sheet_file(str(assets / "chelsea.png"), str(assets / "wave.jpg"), None, str(design), str(regions), "photo",
+                     0.5, *controls.apply_preset("default"))
+    *_, command, strokes = drawn["args"]
+    assert command.endswith("--regions regions.png") and str(tmp_path) not in command  # no server path
+    assert np.array_equal(np.asarray(strokes), np.asarray(code))
+
+
+def test_the_regions_picture_is_on_the_sheet():
+    code = Image.new("RGBA", (60, 80), (255, 255, 255, 255))
+    code.paste((255, 0, 0, 255), (0, 0, 30, 80))  # the second painting on the left
+    args = (smooth_picture(1, 60, 80), [(stripes_picture(2), "A"), (stripes_picture(3), "B")],
+            Image.fromarray(stripes_picture(4, 64)), StyleConfig())
+    with_regions, without = np.asarray(design_sheet(*args, "", code)), np.asarray(design_sheet(*args))
+    red = [(sheet[:600, ..., 0] > 240) & (sheet[:600, ..., 1:] < 15).all(-1) for sheet in (with_regions, without)]
+    assert red[0].sum() > 100 * max(1, red[1].sum())  # the red region, which the paintings and design lack
