@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import time
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import sync_playwright
+
+from nst_core.film import film_size
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
@@ -115,6 +122,26 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     download = page.locator("#download")  # the picture so far, at full resolution
     assert download.is_visible() and "Download PNG (256×" in download.inner_text()
     page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
+
+    frames, _ = _film(page)  # the stopped run's film ends on the picture Stop kept
+    kept = _fetched(page, kept).convert("RGB").resize(frames[-1].size, Image.Resampling.LANCZOS)
+    assert np.abs(np.asarray(frames[-1], float) - np.asarray(kept, float)).mean() < 10
+
+
+def _fetched(page, src: str) -> Image.Image:
+    return Image.open(io.BytesIO(page.request.get(src).body()))
+
+
+def _film(page) -> tuple[list[Image.Image], float]:
+    """Make a film of the last run on the page; wait until it plays; its frames and seconds, read by PyAV."""
+    page.click("#make-film")
+    page.locator("#film-tab-button").wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('#film video')?.readyState >= 2", timeout=30_000)
+    src = page.evaluate("document.querySelector('#film video').src")
+    with av.open(io.BytesIO(page.request.get(src).body())) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        frames = [frame.to_image() for frame in container.decode(video=0)]
+        return frames, float(container.duration / av.time_base)
 
 
 def test_a_page_whose_server_stops_answering_says_so_within_seconds(page):
@@ -258,5 +285,45 @@ def test_after_a_run_before_and_after_shows_the_photo_and_the_design(page, app_s
         fresh.locator("#compare-tab-button").wait_for(state="hidden", timeout=10_000)
         assert fresh.locator("#result").is_visible()
         fresh.locator("#compare-tab-button").wait_for(timeout=240_000)  # and the new one comes at its end
+    finally:
+        fresh.close()
+
+
+def test_the_film_of_a_run_plays_on_the_page_and_downloads_for_chat_apps(page, app_server):
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        _tiny_run(fresh)
+        fresh.click("#run")
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        frames, seconds = _film(fresh)
+        design = _fetched(fresh, result_src(fresh)).convert("RGB")
+        size = film_size(design.size)
+        assert frames[0].size == size and max(size) == 384 and 2.5 <= seconds <= 10  # seconds, the film's size
+        photo = Image.open(ASSETS / "chelsea.png").convert("RGB").resize(size, Image.Resampling.LANCZOS)
+        design = design.resize(size, Image.Resampling.LANCZOS)
+        assert np.abs(np.asarray(frames[0], float) - np.asarray(photo, float)).mean() < 12  # it opens on the photo
+        assert np.abs(np.asarray(frames[-1], float) - np.asarray(design, float)).mean() < 12  # and ends on the design
+        time.sleep(1.0)
+        assert fresh.evaluate("document.querySelector('#film video').currentTime") > 0.3  # it plays, by itself
+        assert _visible(fresh, "#film") and _visible(fresh, "#make-film")
+        fresh.screenshot(path=str(ARTIFACTS / "page_film_1366x768.png"))
+        animation = fresh.locator("#animation")
+        animation.wait_for(timeout=60_000)
+        assert "animated WebP" in animation.inner_text()
+        with fresh.expect_download() as download:
+            animation.click()
+        with Image.open(download.value.path()) as webp:
+            assert webp.format == "WEBP" and webp.is_animated and webp.size == size and webp.n_frames > 5
+        fresh.set_viewport_size({"width": 390, "height": 844})  # a phone: the film is no taller than it is
+        fresh.locator("#film").scroll_into_view_if_needed()
+        box = fresh.locator("#film video").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] <= box["width"] * size[1] / size[0] + 4, box
+        fresh.screenshot(path=str(ARTIFACTS / "page_film_phone.png"))
+        fresh.set_viewport_size({"width": 1366, "height": 768})
+        fresh.click("#run")  # a new run: the old film goes
+        fresh.locator("#film-tab-button").wait_for(state="hidden", timeout=10_000)
+        assert not animation.is_visible()
     finally:
         fresh.close()
