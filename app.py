@@ -38,6 +38,7 @@ PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "wave.jpg", 
 EXAMPLE_PAINTINGS = [ASSETS / name for name in PAINTINGS]
 log = logging.getLogger("tee-style-studio")
 SERVER_CHECK_SECONDS = 3.0
+MCP_PATH = "/gradio_api/mcp/"  # where gradio serves the MCP server (--mcp), under the page's own address
 # Runs in the browser: when the server stops answering, the last status would otherwise stay on screen for ever.
 SERVER_CHECK = """async () => {
   const banner = document.querySelector('#offline');
@@ -56,7 +57,14 @@ SERVER_CHECK = """async () => {
 
 
 def try_paintings(content: str | None, painting: str | None = None) -> list[tuple]:
-    """The photo drafted in each example painting and in `painting` (an upload), as (picture, name) pairs."""
+    """The photo drafted in each example painting and in `painting` (an upload), as (picture, name) pairs:
+    a quick look at which painting suits the photo, in a second or two on a 2-core CPU, as pictures 256 px
+    on their longest side (on this server, by URL).
+
+    Args:
+        content: the photo: an image, as an http(s) URL on a public address or a data URI (data:image/png;base64,…)
+        painting: a painting of your own to draft the photo in too, or none: an image, as for the photo
+    """
     return drafts(content, painting, EXAMPLE_PAINTINGS)
 
 
@@ -140,6 +148,7 @@ def build_demo() -> gr.Blocks:
                 # parts its regions leave out read as background; gradio 6 takes page CSS only in launch().
                 gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; background: #e2e5ea; } "
                         "#compare img { background: #e2e5ea !important; } "  # over the slider's own white
+                        "#film video { max-height: 430px; } "  # as high as the live picture, no higher
                         ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
                         "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }</style>",
                         padding=False, elem_id="fit")
@@ -157,16 +166,16 @@ def build_demo() -> gr.Blocks:
                                                  max_height=430, elem_id="compare")
                     with gr.Tab("Film", id="film", visible=False, elem_id="film-tab") as film_tab:
                         film = gr.Video(label="The painting as a film (MP4)", interactive=False, autoplay=True,
-                                        loop=True, buttons=["download"], height=430, elem_id="film")
+                                        loop=True, buttons=["download"], elem_id="film")  # its own shape
                 gr.HTML("", elem_id="offline", padding=False)  # filled by SERVER_CHECK when the server is gone
                 progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
+                with gr.Row():  # to share: made when asked for, so that nobody waits for what they did not want
+                    make_sheet = gr.Button("Design sheet: photo, painting, design, mock-ups, settings", size="sm",
+                                           elem_id="make-sheet")
+                    film_button = gr.Button("Film of the painting, to share", size="sm", elem_id="make-film")
                 with gr.Row():
-                    make_sheet = gr.Button("Make a design sheet: photo, painting, design, mock-ups and settings",
-                                           size="sm", elem_id="make-sheet")
                     sheet = gr.DownloadButton("Download the design sheet", visible=False, size="sm", elem_id="sheet")
-                with gr.Row():
-                    film_button = gr.Button("Make a film of the painting, to share", size="sm", elem_id="make-film")
                     animation = gr.DownloadButton("Download the film for chat apps", visible=False, size="sm",
                                                   elem_id="animation")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
@@ -264,7 +273,8 @@ def build_demo() -> gr.Blocks:
             make_way, None, None, api_visibility="private", concurrency_limit=None).then(**strokes).then(
             api_visibility="private", **painting).success(**comparing)
         aside = {"api_visibility": "private", "concurrency_limit": 2, "concurrency_id": "drafts"}  # not behind runs
-        make_sheet.click(sheet_file, [content, style, second_style, picture, shape, blend, *controls], sheet, **aside)
+        make_sheet.click(sheet_file, [content, style, second_style, picture, regions, shape, blend, *controls], sheet,
+                         **aside)
         # The film plays on the page as soon as its MP4 is made; the animated WebP, slower to make, follows.
         film_button.click(make_film, None, [film, film_tab, views], **aside).success(make_animation, None, animation,
                                                                                      **aside)
@@ -304,9 +314,8 @@ def _pick(names: tuple[str, ...]):
 demo = build_demo()
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests, one line each
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with its defaults from the environment."""
     parser = argparse.ArgumentParser(description="Run the Tee Style Studio web app.")
     parser.add_argument("--host", default=None, help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
@@ -320,7 +329,17 @@ def main() -> None:
     parser.add_argument("--ray", default=os.environ.get("NST_RAY"), metavar="auto|ADDRESS",
                         help="paint on a Ray cluster's workers (auto: the cluster on this machine, else a new local "
                              "one; default: $NST_RAY, else in this process)")
-    args = parser.parse_args()
+    parser.add_argument("--mcp", action="store_true",
+                        default=os.environ.get("NST_MCP", "").lower() not in ("", "0", "false", "no", "off"),
+                        help=f"also serve the page's API as tools for assistants, an MCP server at {MCP_PATH} "
+                             "(default: on if $NST_MCP is 1, else off)")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests, one line each
+    args = parse_arguments()
     server = engine()  # the backbone loaded and this machine measured before the first visitor
     log.info("backbone: %s; %s", server.backbone.description, server.words)
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
@@ -341,7 +360,10 @@ def main() -> None:
     # limit is roomier than the line's so a burst hears the line's message, with the number waiting.
     demo.queue(max_size=2 * (args.queue_size + slots), default_concurrency_limit=1)
     fit_to_machine(demo)
-    demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)))
+    if args.mcp:
+        log.info("MCP server on: assistants connect to this server's %s (streamable HTTP)", MCP_PATH)
+    demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)),
+                mcp_server=args.mcp)
 
 
 if __name__ == "__main__":

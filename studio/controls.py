@@ -85,6 +85,16 @@ class Control:
     to_config: Callable = float  # the page's value as the field's
     from_config: Callable = lambda value: value  # the field's value as the page's
 
+    def words(self) -> str:
+        """The setting on one line for an API call or an assistant: the page's label and help, its range or choices."""
+        component = self.make(DEFAULTS)  # built unrendered, only to read what the page says of it
+        parts = [component.label, component.info]
+        if isinstance(component, gr.Slider):
+            parts.append(f"{component.minimum:g} to {component.maximum:g}")
+        if isinstance(component, gr.Radio):
+            parts.append(", ".join(f"{value} = {label}" for label, value in component.choices))
+        return "; ".join(part for part in parts if part)
+
 
 # Every setting, once: the page's sliders, the presets and the engine's config all come from this table.
 CONTROLS = (
@@ -137,11 +147,37 @@ EXTRAS = {"blend": 0.5, "second_style": None, "quick_start": True, "shape": "pho
 PRINT_INPUTS = {"print_name": "tee", "custom_size": "2000x2000", "final_steps": FINAL_STEPS, "colours": 0,
                 "transparent": False, "sixteen_bits": False, "approved": None, "fit": "fit"}
 OPTIONAL = EXTRAS | PRINT_INPUTS
+# How an API call or an MCP client passes a picture (gradio downloads a URL only from a public address).
+PICTURE = "an image, as an http(s) URL on a public address or as a data URI (data:image/png;base64,...)"
+# The inputs that are not controls, for API calls and assistants (see `taking`).
+INPUT_WORDS = {
+    "content": f"the photo to paint: {PICTURE}",
+    "style": f"the painting whose manner is laid on the photo: {PICTURE}",
+    "blend": "share of the second painting, 0 to 1",
+    "second_style": f"a second painting to blend in, or none: {PICTURE}",
+    "quick_start": "when starting from the photo or noise: a half-size sketch first",
+    "shape": "the design's shape: " + ", ".join(f"{name} = {words}" for name, (words, _) in SHAPES.items()),
+    "regions": "leave out to paint the whole photo (a region image in the colour code of nst_core/regions.py)",
+    "print_name": "print size: " + ", ".join(f"{name} {w}×{h}" for name, (w, h) in PRINT_PRESETS.items())
+                  + ", or custom",
+    "custom_size": "the print's pixels as WxH when print_name is custom, such as 3000x4000",
+    "final_steps": "steps at print size, refining the approved picture",
+    "colours": "ink colours, 0 for full colour",
+    "transparent": "keep the photo's transparent background (a sticker)",
+    "sixteen_bits": "a 16-bit TIFF instead of an 8-bit PNG, for print shops that ask",
+    "approved": f"the picture to refine at print size (the one paint gave back), or none to paint from the photo: "
+                f"{PICTURE}",
+    "fit": "when the design's shape differs from the print's: fit (all of it inside, the rest transparent) or "
+           "fill (its edges cropped)",
+}
 
 
 def taking(*names: str):
     """Give a generator handler `(*values, request)` the named parameters `names`: gradio names the API's
-    parameters after its signature, and the handler reads them as one tuple, its own parameters after."""
+    parameters after its signature, and the handler reads them as one tuple, its own parameters after. Each is
+    described in an "Args:" line of the docstring, where gradio reads it for the API page and the MCP tools."""
+    words = INPUT_WORDS | {control.name: control.words() for control in CONTROLS}
+
     def wrap(handler):
         hints = typing.get_type_hints(handler)  # gradio finds gr.Request by its class, not its name
         own = [parameter.replace(annotation=hints.get(parameter.name, parameter.annotation),
@@ -157,6 +193,8 @@ def taking(*names: str):
             yield from handler(*values, **{parameter.name: value for parameter, value in zip(own, rest)})
 
         call.__signature__ = inspect.Signature(named + own)
+        call.__doc__ = f"{inspect.cleandoc(handler.__doc__ or '')}\n\nArgs:\n" + "\n".join(
+            f"    {name}: {words[name]}" for name in names)
         return call
     return wrap
 

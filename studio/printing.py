@@ -106,8 +106,13 @@ def print_area_preview(picture, content, print_name, custom_size, fit, shape, tr
 @taking("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS)
 def render_print(*values):
     """Render the approved picture at print size (coarse to fine from it, against the full-size photo) as a
-    job that survives the page, then its print file and mock-ups; streams (preview, status, tee, mug,
-    download, job id). The job keeps copies of its uploads and its print settings, for its link."""
+    job that survives the page or the call, then its print file (PNG, or 16-bit TIFF) and tee and mug
+    mock-ups; streams (preview, status line, tee, mug, print file, job id) until the print ends.
+
+    Takes minutes on a GPU and up to about an hour for a tee print on a 2-core CPU; with its job id,
+    fetch_print gets the print for a day after it ends. The job keeps copies of its uploads and its print
+    settings, for its link.
+    """
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS), values))
     content, styles, base = _inputs(settings)
     try:
@@ -174,9 +179,13 @@ def watch(job: Job):
 
 
 def fetch_print(print_id: str):
-    """A print job's files, or where it stands: (preview, status, tee, mug, download, job id). An id this
-    server does not know is refused (the Fetch print button and the API); a print that ended without a file
-    is said in its status line."""
+    """A print job's files, or where it stands: (preview, status line, tee, mug, print file, job id), streamed
+    until the print ends. An id this server does not know is refused (the Fetch print button and the API); a
+    print that ended without a file is said in its status line.
+
+    Args:
+        print_id: the print's job id, as render_print (the Render print button) gave it
+    """
     job = PRINTS.get(print_id)
     if job is None:
         raise refusal(_unknown(print_id))
