@@ -97,6 +97,23 @@ def test_a_run_streams_its_frames_and_paints_what_this_process_paints(cluster, t
     torch.testing.assert_close(remote[-1].image, here[-1].image, atol=1e-4, rtol=0)
 
 
+def test_frames_painted_on_a_worker_make_the_film_as_frames_painted_here(cluster, tiny_net, tmp_path):
+    import av
+
+    from nst_core.film import Reel, write_film
+
+    films = []
+    for where, steps in (("ray", cluster.stream(smooth_picture(1), [stripes_picture(2)], CONFIG)),
+                         ("here", stylize(smooth_picture(1), [stripes_picture(2)], CONFIG, backbone=tiny_net,
+                                          device="cpu"))):
+        reel = Reel(smooth_picture(1))
+        for step in steps:  # as the page's handler keeps them
+            reel.add(step.to_pil())
+        with av.open(str(write_film(reel, tmp_path / f"{where}.mp4"))) as container:
+            films.append(np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]))
+    assert films[0].shape == films[1].shape and np.abs(films[0].astype(float) - films[1]).mean() < 1
+
+
 def test_regions_and_a_transparent_photo_travel_to_the_workers(cluster, tiny_net, tmp_path):
     photo = np.dstack([smooth_picture(1), np.full((40, 56), 255, np.uint8)])
     photo[:, :10, 3] = 0  # the photo's own cut-out: left out too

@@ -133,3 +133,30 @@ def test_each_person_has_their_last_reel_for_a_while_and_the_oldest_go_first():
     stale = Reels(lifetime=0.0)
     stale.start("ann", None, "a").add(_frame(1))
     assert stale.last("ann") is None
+
+
+def test_a_live_run_keeps_its_frames_for_that_persons_film(app_module):
+    """The Paint handler, as the page calls it: its frames go into the person's reel, and the film of it ends on
+    the picture the page showed last."""
+    from types import SimpleNamespace
+
+    from studio import controls, film, painting
+
+    settings = dict(zip(controls.NAMES, controls.apply_preset("default"), strict=True)) | {"size": 48, "steps": 10}
+    request = SimpleNamespace(session_hash="film-test", headers={})
+    assets = app_module.ASSETS
+    updates = list(painting.paint(str(assets / "chelsea.png"), str(assets / "wave.jpg"), *settings.values(),
+                                  *controls.EXTRAS.values(), request))  # positional, as gradio calls it
+    pictures = [update[0] for update in updates if isinstance(update[0], Image.Image)]
+    reel, _ = film.REELS.last("film-test")
+    assert reel.seen == len(pictures) >= 2
+    video, tab, tabs = film.make_film(request)
+    with av.open(video) as container:
+        last = list(container.decode(video=0))[-1].to_ndarray(format="rgb24")
+    shown = np.asarray(pictures[-1].convert("RGB").resize(reel.size, Image.Resampling.LANCZOS), dtype=float)
+    assert np.abs(last - shown).mean() < 8 and tab.visible and tabs.selected == "film"
+    animation = film.make_animation(request)
+    with Image.open(animation.value if isinstance(animation.value, str) else animation.value["path"]) as webp:
+        assert webp.is_animated and webp.size == reel.size
+    with pytest.raises(Exception, match="Paint a picture first"):
+        film.make_film(SimpleNamespace(session_hash="nobody", headers={}))
