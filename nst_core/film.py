@@ -34,8 +34,9 @@ class Reel:
     def __init__(self, photo: ImageLike | None = None, most: int = MOST, side: int = SIDE):
         if most < 2:
             raise ValueError(f"a reel keeps at least 2 frames, got most={most}")
-        self.photo = photo  # the film opens on it, fitted to the design's shape
+        self.photo = photo  # the film opens on it, fitted to the design's shape; dropped at the first frame
         self.most, self.side = most, side
+        self.opening_frame: bytes | None = None  # the photo at the film's size, as JPEG
         self.kept: list[bytes] = []  # every `stride`-th frame seen, as JPEG
         self.newest: bytes | None = None  # the last frame seen, whether or not it falls on the stride
         self.size: tuple[int, int] | None = None  # (width, height), even: set by the first frame's shape
@@ -46,6 +47,10 @@ class Reel:
         """Keep a frame of the picture as painted so far (RGBA: its left-out parts on the studio's grey)."""
         if self.size is None:
             self.size = film_size(picture.size, self.side)
+            if self.photo is not None:  # kept small: a person's reel outlives the run, the photo need not
+                photo = crop_to_aspect(open_image(self.photo), self.size[0] / self.size[1])
+                self.opening_frame = _jpeg(photo.resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+                self.photo = None
         frame = _jpeg(_on_grey(picture).resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0))
         if self.seen % self.stride == 0:
             self.kept.append(frame)
@@ -58,19 +63,16 @@ class Reel:
     @property
     def nbytes(self) -> int:
         """The memory the kept frames take."""
-        return sum(map(len, self.kept)) + len(self.newest or b"")
+        return sum(map(len, self.kept)) + len(self.newest or b"") + len(self.opening_frame or b"")
 
     def frames(self) -> list[Image.Image]:
         """The kept frames in order, ending on the newest."""
         frames = self.kept if self.kept[-1:] == [self.newest] else [*self.kept, self.newest]
-        return [Image.open(io.BytesIO(frame)).convert("RGB") for frame in frames if frame is not None]
+        return [_picture(frame) for frame in frames if frame is not None]
 
     def opening(self) -> Image.Image | None:
         """The photo as the run saw it (cropped to the design's shape), at the film's size."""
-        if self.photo is None or self.size is None:
-            return None
-        photo = crop_to_aspect(open_image(self.photo), self.size[0] / self.size[1])
-        return photo.resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return None if self.opening_frame is None else _picture(self.opening_frame)
 
 
 def film_size(size: tuple[int, int], side: int = SIDE) -> tuple[int, int]:
@@ -143,3 +145,7 @@ def _jpeg(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=QUALITY)
     return buffer.getvalue()
+
+
+def _picture(frame: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(frame)).convert("RGB")

@@ -57,9 +57,10 @@ def test_the_film_is_sized_for_h264_with_the_pictures_shape():
 
 
 def test_the_timeline_opens_on_the_photo_paints_for_a_few_seconds_and_holds_the_end():
-    reel = Reel(_frame(200, (300, 200)), most=40, side=96)
+    reel = Reel(_frame(200, (3000, 2000)), most=40, side=96)
     for k in range(60):
         reel.add(_frame(k))
+    assert reel.photo is None and reel.nbytes < 60 * 96 * 64 * 3  # the photo kept at the film's size, not whole
     frames, durations = timeline(reel)
     assert durations[0] == film.OPENING_SECONDS and durations[-1] == film.HOLD_SECONDS
     assert round(np.asarray(frames[0]).mean()) == 200  # the photo, fitted to the design's shape and size
