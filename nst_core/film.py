@@ -48,10 +48,9 @@ class Reel:
         if self.size is None:
             self.size = film_size(picture.size, self.side)
             if self.photo is not None:  # kept small: a person's reel outlives the run, the photo need not
-                photo = crop_to_aspect(open_image(self.photo), self.size[0] / self.size[1])
-                self.opening_frame = _jpeg(photo.resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+                self.opening_frame = self._shrunk(crop_to_aspect(open_image(self.photo), self.size[0] / self.size[1]))
                 self.photo = None
-        frame = _jpeg(_on_grey(picture).resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+        frame = self._shrunk(_on_grey(picture))
         if self.seen % self.stride == 0:
             self.kept.append(frame)
             if len(self.kept) > self.most:
@@ -59,6 +58,13 @@ class Reel:
                 self.stride *= 2
         self.newest = frame
         self.seen += 1
+
+    def _shrunk(self, picture: Image.Image) -> bytes:
+        """An RGB picture at the film's size, as JPEG."""
+        buffer = io.BytesIO()
+        picture.resize(self.size, Image.Resampling.LANCZOS, reducing_gap=3.0).save(buffer, format="JPEG",
+                                                                                    quality=QUALITY)
+        return buffer.getvalue()
 
     @property
     def nbytes(self) -> int:
@@ -140,11 +146,6 @@ def _on_grey(picture: Image.Image) -> Image.Image:
     ground.paste(picture.convert("RGB"), mask=picture.getchannel("A"))
     return ground
 
-
-def _jpeg(picture: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=QUALITY)
-    return buffer.getvalue()
 
 
 def _picture(frame: bytes) -> Image.Image:
