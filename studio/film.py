@@ -15,7 +15,7 @@ from nst_core.film import Reel, write_film
 from .controls import refusal
 from .room import RESULT_LIFETIME, RESULTS, prune_results
 
-KEPT = 32  # people whose last run's frames are kept: at most 32 x 7 MB (nst_core.film.MOST frames of a 384 px film)
+KEPT = 32  # people whose last run's frames are kept: about 10 MB each at most (docs/film.md), 320 MB in all
 
 
 class Reels:
@@ -50,7 +50,7 @@ REELS = Reels()
 
 
 def make_film(request: gr.Request = None):
-    """The film of this person's last painting (stopped or finished), as an MP4 to play on the page (under a
+    """The film of this person's last painting (stopped or finished), as an MP4 to play on the page (about a
     second to make), and the Film tab, shown and chosen."""
     reel, stem = _last(request)
     return str(write_film(reel, f"{stem}.mp4")), gr.Tab(visible=True), gr.Tabs(selected="film")
