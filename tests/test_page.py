@@ -133,11 +133,13 @@ def _fetched(page, src: str) -> Image.Image:
 
 
 def _film(page) -> tuple[list[Image.Image], float]:
-    """Make a film of the last run on the page; wait until it plays; its frames and seconds, read by PyAV."""
+    """Make a film of the last run on the page; wait until it plays and its WebP is offered; its frames and
+    seconds, read by PyAV."""
     page.click("#make-film")
     page.locator("#film-tab-button").wait_for(timeout=30_000)
     page.wait_for_function("document.querySelector('#film video')?.readyState >= 2", timeout=30_000)
     src = page.evaluate("document.querySelector('#film video').src")
+    page.locator("#animation").wait_for(timeout=60_000)  # the WebP follows: the page settles once it shows
     with av.open(io.BytesIO(page.request.get(src).body())) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         frames = [frame.to_image() for frame in container.decode(video=0)]
