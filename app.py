@@ -233,18 +233,23 @@ def build_demo() -> gr.Blocks:
         print_name.change(lambda name: gr.Textbox(visible=name == "custom"), print_name, custom_size, **ui_only)
         timing = [content, components["size"], components["steps"], quick_start, shape, components["optimizer"],
                   components["init"]]
-        for trigger in timing:
+        for trigger in timing[1:]:
             trigger.change(estimate_line, timing, estimate, **ui_only)
         # The print's estimate and its area follow its settings and the approved picture, but not every frame of a run.
         print_timing = [content, print_name, custom_size, final_steps, picture, shape, fit]  # the picture: approved
-        for event in (content.change, print_name.change, custom_size.change, final_steps.change, shape.change,
-                      fit.change, print_section.expand):
+        for event in (print_name.change, custom_size.change, final_steps.change, shape.change, fit.change,
+                      print_section.expand):
             event(print_estimate, print_timing, print_estimate_line, **ui_only)
         placing = {"fn": print_area_preview, "outputs": print_area, **ui_only,
                    "inputs": [picture, content, print_name, custom_size, fit, shape, transparent]}
-        for event in (content.change, print_name.change, custom_size.change, fit.change, shape.change,
-                      transparent.change, print_section.expand):
+        for event in (print_name.change, custom_size.change, fit.change, shape.change, transparent.change,
+                      print_section.expand):
             event(**placing)
+        # What follows the photo on the page, in one handler: gradio 6.31 fires a new photo's change event again
+        # when several page-only handlers of it answer, each time (a loop, 5 a second, that starved the runs).
+        following = [*timing, *print_timing, *placing["inputs"]]
+        content.change(lambda *values: follow_photo(values, len(timing), len(print_timing)), following,
+                       [estimate, print_estimate_line, print_area, editor], **ui_only)
         run.click(refuse_second_paint, None, None, trigger_mode="multiple", api_visibility="private",
                   concurrency_limit=None)  # queued: a warning reaches the page only through the queue
         painting = dict(fn=paint, inputs=[content, style, *controls, *extras],
@@ -252,7 +257,6 @@ def build_demo() -> gr.Blocks:
                         concurrency_limit=None)  # GATE keeps the line
         # The strokes become a region image in the colour code first: the API's `regions` takes such a file.
         strokes = {"fn": region_file, "inputs": editor, "outputs": regions, **ui_only}
-        content.change(editor_photo, content, editor, **ui_only)
         # A new run shows its live picture; the run's end fills Before and after (not a failed run's).
         comparing = {"fn": before_after, "inputs": [content, picture], "outputs": [compare, compare_tab], **ui_only}
         fresh = {"fn": live_view, "outputs": [views, compare_tab, film_tab, animation], **ui_only}
@@ -302,6 +306,13 @@ def build_demo() -> gr.Blocks:
         # In the browser, every few seconds: is the server still there? A page whose server is gone says so.
         gr.Timer(SERVER_CHECK_SECONDS).tick(None, None, None, js=SERVER_CHECK)
     return demo
+
+
+def follow_photo(values: tuple, timing: int, print_timing: int) -> tuple:
+    """For a new photo: the estimate before Paint, the print's estimate and print area, and the region editor's
+    photo (from the inputs of each, one after the other)."""
+    before, printing, placing = values[:timing], values[timing:timing + print_timing], values[timing + print_timing:]
+    return estimate_line(*before), print_estimate(*printing), print_area_preview(*placing), editor_photo(before[0])
 
 
 def _pick(names: tuple[str, ...]):

@@ -329,3 +329,26 @@ def test_the_film_of_a_run_plays_on_the_page_and_downloads_for_chat_apps(page, a
         assert not animation.is_visible()
     finally:
         fresh.close()
+
+
+def test_a_new_photo_is_followed_once_not_in_a_loop(page, app_server, monkeypatch):
+    """Uploading a photo updates what follows it (estimates, print area, region editor) once: gradio once fired
+    the photo's change again and again while its handlers answered, which starved the runs of the CPU."""
+    import app
+
+    calls = []
+    follow = app.follow_photo
+    monkeypatch.setattr(app, "follow_photo", lambda *args: calls.append(time.monotonic()) or follow(*args))
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        time.sleep(2)
+        calls.clear()
+        fresh.locator("#content input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))
+        fresh.wait_for_function("document.querySelector('#estimate')?.innerText.includes('Takes')", timeout=30_000)
+        time.sleep(6)
+        assert 1 <= len(calls) <= 4, f"the photo's change came {len(calls)} times in 6 s"
+        assert "astronaut" in (fresh.locator("#content img").first.get_attribute("src") or "")
+    finally:
+        fresh.close()
