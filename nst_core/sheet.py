@@ -88,8 +88,8 @@ def design_sheet(photo: ImageLike, paintings: list[tuple[ImageLike, str]], desig
     row_two = top + ROW + 48
     mock_side = (WIDTH - 2 * MARGIN - GAP) // 2
     words_top = row_two + mock_side + GAP
-    height = words_top + 40 * len(lines) + (60 + 24 * len(textwrap.wrap(command, COMMAND_WIDTH, break_on_hyphens=False)) if command else 0) \
-        + MARGIN
+    command_lines = textwrap.wrap(command, COMMAND_WIDTH, break_on_hyphens=False)
+    height = words_top + 40 * len(lines) + (60 + 24 * len(command_lines) if command else 0) + MARGIN
     sheet = Image.new("RGB", (WIDTH, height), PAPER)
     draw = ImageDraw.Draw(sheet)
     draw.text((MARGIN, MARGIN), f"{title(_name(photo, 'photo'))} in the manner of "
@@ -112,7 +112,7 @@ def design_sheet(photo: ImageLike, paintings: list[tuple[ImageLike, str]], desig
         y += 40
     if command:
         draw.text((MARGIN, y + 8), "To paint it again:", font=small, fill=FAINT)
-        draw.multiline_text((MARGIN, y + 34), "\n".join(textwrap.wrap(command, COMMAND_WIDTH, break_on_hyphens=False)), font=small, fill=INK)
+        draw.multiline_text((MARGIN, y + 34), "\n".join(command_lines), font=small, fill=INK)
     return sheet
 
 

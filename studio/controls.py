@@ -172,11 +172,17 @@ INPUT_WORDS = {
 }
 
 
+@functools.cache
+def _input_words() -> dict[str, str]:
+    """Every API input in words, once: describing a control builds its component."""
+    return INPUT_WORDS | {control.name: control.words() for control in CONTROLS}
+
+
 def taking(*names: str):
     """Give a generator handler `(*values, request)` the named parameters `names`: gradio names the API's
     parameters after its signature, and the handler reads them as one tuple, its own parameters after. Each is
     described in an "Args:" line of the docstring, where gradio reads it for the API page and the MCP tools."""
-    words = INPUT_WORDS | {control.name: control.words() for control in CONTROLS}
+    words = _input_words()
 
     def wrap(handler):
         hints = typing.get_type_hints(handler)  # gradio finds gr.Request by its class, not its name
