@@ -197,12 +197,16 @@ def test_a_print_lost_to_a_restart_reopens_plainly_from_its_link(page, app_serve
 
 
 def _tiny_run(page) -> None:
-    """Size 64 and 20 steps under Fine-tune the painting, closed again: a run of a few seconds."""
+    """Size 64 and 20 steps under Fine-tune the painting, closed again: a run of a few seconds. Typed once the
+    page's start-up has set this machine's defaults (its estimate line follows them), which would undo them."""
+    page.wait_for_function("document.querySelector('#estimate')?.innerText.includes('Takes')", timeout=60_000)
     page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
     for name, value in (("size", "64"), ("steps", "20")):
         box = page.locator(f"#control-{name} input[type=number]").first
         box.fill(value)
         box.press("Enter")
+    page.wait_for_function("document.querySelector('#estimate')?.innerText.includes('(64 px, 20 steps')",
+                           timeout=30_000)
     page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
 
 
