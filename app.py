@@ -144,9 +144,10 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("About this server", open=False, elem_id="about-section"):
                     about_line = gr.Markdown("", elem_id="about")
             with gr.Column(scale=6):
-                # A small picture fills its box (the file keeps its pixels), on the grey of the mock-ups' studio, so
-                # parts its regions leave out read as background; gradio 6 takes page CSS only in launch().
-                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: contain; background: #e2e5ea; } "
+                # A picture is shown no larger than its pixels (never a small one blurred across the box), on the
+                # grey of the mock-ups' studio, so parts its regions leave out read as background; gradio 6 takes
+                # page CSS only in launch().
+                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: scale-down; background: #e2e5ea; } "
                         "#compare img { background: #e2e5ea !important; } "  # over the slider's own white
                         "#film video { max-height: 430px; } "  # as high as the live picture, no higher
                         ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "

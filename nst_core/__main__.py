@@ -27,6 +27,8 @@ CONFIG_FLAGS = [
     ("optimizer", ("--optimizer",), "optimiser: " + ", ".join(OPTIMIZERS)),
     ("lr", ("--lr",), "step size (L-BFGS: about 1; Adam: 0.003 to 0.05)"),
     ("content_weight", ("-a", "--alpha", "--content-weight"), "content weight alpha"),
+    ("tone_weight", ("--tone", "--tone-weight"),
+     "how firmly the photo's broad light and dark are kept (a night stays a night); 0 leaves them to the painting"),
     ("style_weight", ("-b", "--beta", "--style-weight"), "style weight beta"),
     ("tv_weight", ("--tv", "--tv-weight"), "total-variation smoothing weight"),
     ("init", ("--init",), "start from: " + ", ".join(INITS)),

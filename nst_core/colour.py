@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,6 +20,7 @@ _RGB_TO_YIQ = torch.tensor([
 # The exact inverse, not the rounded textbook matrix, so rgb -> yiq -> rgb is the identity.
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
+TONE_BLUR = 1 / 24  # the broad light and dark: a Gaussian whose sigma is this fraction of the longest side
 EPSILON = 1e-5  # added to covariance diagonals: a flat grey picture has no colour spread to invert
 MAX_COLOURS = 256  # an 8-bit palette; screen printers use far fewer, one per ink
 
@@ -59,6 +62,34 @@ def luminance_only(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
 def keep_original_colours(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Recolour a stylised picture with the content's own colours, keeping the brushwork's light and shade."""
     return luminance_only(result, content)
+
+
+def broad_brightness(image: torch.Tensor) -> torch.Tensor:
+    """The picture's light and dark without its strokes: its luminance Y blurred by a Gaussian of TONE_BLUR of
+    the longest side, (B, 3, H, W) -> (B, 1, H, W)."""
+    return gaussian_blur(rgb_to_yiq(image)[:, :1], TONE_BLUR * max(image.shape[-2:]))
+
+
+def keep_broad_tones(picture: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """`picture` with its broad light and dark replaced by the photo's, its strokes and colours kept:
+    Y - blur(Y) + blur(Y_photo), in YIQ. A night photo drafted in a bright painting stays a night."""
+    photo = _resized(photo, picture)
+    yiq = rgb_to_yiq(picture)
+    luminance = yiq[:, :1] - broad_brightness(picture) + broad_brightness(photo)
+    return yiq_to_rgb(torch.cat([luminance, yiq[:, 1:]], dim=1)).clamp(0, 1)
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur of (B, C, H, W), its edges repeated (a picture thinner than the kernel too)."""
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = image.shape[1]
+    rows = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="replicate"),
+                    kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(F.pad(rows, (0, 0, radius, radius), mode="replicate"),
+                    kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def match_histogram(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,8 @@ class StyleConfig:
     optimizer: str = "lbfgs"  # "lbfgs" or "adam"
     lr: float = 1.0  # L-BFGS: step scale (1 is standard); Adam: step in pixel units (0.003 .. 0.05)
     content_weight: float = 1.0  # alpha
+    tone_weight: float = 0.0  # the photo's broad light and dark, as part of the content term (alpha x this);
+    # above 0 the draft start keeps them too (nst_core/colour.py, keep_broad_tones)
     style_weight: float = 1e6  # beta, in the seed recipe's units: alpha 1, beta 1e6 is a balanced picture
     tv_weight: float = 0.0  # total-variation smoothing; 0 turns it off
     init: str = "content"  # start from the content image ("content"), seeded noise ("noise"), or the photo drafted
@@ -81,6 +83,7 @@ class StyleConfig:
         _check_float("style_scale", self.style_scale, 0.1, 4.0)
         _check_float("lr", self.lr, 0.0, MAX_LR[self.optimizer], low_open=True)
         _check_float("content_weight", self.content_weight, 0.0, 1e12)
+        _check_float("tone_weight", self.tone_weight, 0.0, 1e6)
         _check_float("style_weight", self.style_weight, 0.0, 1e15)
         _check_float("tv_weight", self.tv_weight, 0.0, 1e9)
         if not self.style_layers:

@@ -165,8 +165,12 @@ def draft(content: ImageLike, styles: ImageLike | Sequence[ImageLike], config: S
     vectors = [drafter_.style_vector(_painting(style, photo, config)) for style in styles]
     vector = sum(weight * vector for weight, vector in zip(weights / weights.sum(), vectors))
     picture = drafter_.paint(photo, vector.astype(np.float32), size)
-    if config.colour in ("luminance", "keep"):  # the photo's colours, as the loop shows them
-        picture = colour.luminance_only(picture[None], _tensor(photo.resize(size, Image.BICUBIC)))[0]
+    if config.tone_weight or config.colour in ("luminance", "keep"):
+        shown = _tensor(photo.resize(size, Image.BICUBIC))
+        if config.tone_weight:  # the photo's light and dark, which the loop then holds (config.tone_weight)
+            picture = colour.keep_broad_tones(picture[None], shown)[0]
+        if config.colour in ("luminance", "keep"):  # the photo's colours, as the loop shows them
+            picture = colour.luminance_only(picture[None], shown)[0]
     return picture
 
 

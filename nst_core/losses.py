@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 STYLE_UNIT = 1e-5  # beta 1e6 -> relative style weight 10 against relative content weight alpha 1
+TONE_UNIT = 0.01  # a broad brightness off by 0.1 everywhere costs as much as a content error of 100 %
 
 
 def gram_sum(features: torch.Tensor) -> torch.Tensor:
@@ -62,6 +63,13 @@ def relative_error(value: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Relative squared error of one layer's activations against the content image's: (B,)."""
     return relative_error(features, target)
+
+
+def tone_loss(brightness: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of the broad brightness (colour.broad_brightness) against the photo's, in
+    TONE_UNIT: (B, 1, H, W) -> (B,). Not in the paper: relu4_2 barely answers in flat areas, so without it a
+    night sky drafted or painted pale stays pale; this term holds the photo's light and dark, not its strokes."""
+    return (brightness.float() - target.float()).square().mean((1, 2, 3)) / TONE_UNIT
 
 
 def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],

@@ -24,7 +24,7 @@ COMMAND_WIDTH = 150  # characters in a line of the command that paints it again
 INK, FAINT, EDGE, PAPER = (30, 30, 30), (110, 110, 110), (215, 215, 215), (255, 255, 255)
 # The CLI flags that repaint a config, with the defaults that need no flag.
 FLAGS = (("size", "-s"), ("steps", "-n"), ("optimizer", "--optimizer"), ("lr", "--lr"), ("content_weight", "-a"),
-         ("style_weight", "-b"), ("tv_weight", "--tv"), ("init", "--init"), ("seed", "--seed"),
+         ("tone_weight", "--tone"), ("style_weight", "-b"), ("tv_weight", "--tv"), ("init", "--init"), ("seed", "--seed"),
          ("style_scale", "--style-scale"), ("pooling", "--pooling"), ("colour", "--colour"))
 
 
@@ -42,7 +42,8 @@ def settings_in_words(config: StyleConfig) -> list[str]:
     lines = [
         (f"Paint strength {math.log10(max(config.style_weight, 1e-12)):.1f} (style weight beta = "
          f"{_number(config.style_weight)})"),
-        f"Keep the photo {config.content_weight:g} (content weight alpha)",
+        f"Keep the photo {config.content_weight:g} (content weight alpha); its light and dark "
+        f"{config.tone_weight:g} (tone weight)",
         f"Brush size {config.style_scale:g}x (style scale)",
         f"Colours: {COLOUR_WORDS[config.colour]} ({config.colour})",
         f"Size {config.size} px on the longest side, {config.steps} steps, {method}, step size {config.lr:g}",

@@ -72,6 +72,7 @@ class Targets:
     content: torch.Tensor  # (1, C, H, W) at config.content_layer
     grams: dict[str, torch.Tensor]  # layer -> (1, C, C), or with regions each region's painting's (1, R, C, C)
     guides: dict[str, torch.Tensor] | None = None  # with regions: style layer -> the regions' guidance (1, R, h, w)
+    tone: torch.Tensor | None = None  # (1, 1, H, W) the content image's broad brightness, when config.tone_weight
 
 
 def compute_targets(net: FeatureNet | TunedNet, content: torch.Tensor,
@@ -90,8 +91,9 @@ def compute_targets(net: FeatureNet | TunedNet, content: torch.Tensor,
     content_features = tiled_features(net, content, config.content_layer, content_tiles or _whole(content),
                                       config.pooling)
     style_tiles = [*style_tiles, *[None] * len(styles)]
+    tone = colour.broad_brightness(content) if config.tone_weight else None
     if guide is None:
-        return Targets(content_features, _blended_grams(net, styles, style_tiles, config))
+        return Targets(content_features, _blended_grams(net, styles, style_tiles, config), tone=tone)
     if guide.styles.shape[1] == 1:
         regions = [_blended_grams(net, styles, style_tiles, config)]
     elif len(styles) == 2:
@@ -102,7 +104,7 @@ def compute_targets(net: FeatureNet | TunedNet, content: torch.Tensor,
                          f"red), got {len(styles)}")
     grams = {name: torch.stack([region[name] for region in regions], 1) for name in regions[0]}  # (1, R, C, C)
     guides = {name: guide.at_layer(layer_stride(name)) for name in config.style_layers}
-    return Targets(content_features, grams, guides)
+    return Targets(content_features, grams, guides, tone)
 
 
 def _blended_grams(net: FeatureNet | TunedNet, styles: list[torch.Tensor], tiles: list[list[Tile] | None],
@@ -133,8 +135,11 @@ def objective_terms(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Ta
         grams = {name: losses.gram(features[name]) for name in config.style_layers}
     else:
         grams = {name: losses.guided_gram(features[name], targets.guides[name]) for name in config.style_layers}
+    content = losses.content_loss(features[config.content_layer], targets.content)
+    if targets.tone is not None:
+        content = content + config.tone_weight * losses.tone_loss(colour.broad_brightness(image), targets.tone)
     terms = {
-        "content": config.content_weight * losses.content_loss(features[config.content_layer], targets.content),
+        "content": config.content_weight * content,
         "style": config.style_weight * losses.STYLE_UNIT * losses.style_loss(grams, targets.grams, config.layer_weights),
         "tv": config.tv_weight * losses.tv_loss(image),
     }
@@ -387,7 +392,8 @@ class _Scale:
         self.targets = Targets(torch.cat([t.content for t in targets]),
                                {name: torch.cat([t.grams[name] for t in targets]) for name in targets[0].grams},
                                None if guides[0] is None else
-                               {name: torch.cat([t.guides[name] for t in targets]) for name in targets[0].guides})
+                               {name: torch.cat([t.guides[name] for t in targets]) for name in targets[0].guides},
+                               None if targets[0].tone is None else torch.cat([t.tone for t in targets]))
         # Where the photo is kept, the picture the objective sees is the photo (nst_core/regions.py).
         self.guide = None if guides[0] is None else Guide.stack(guides)
         self.kept = torch.cat(self.content_images) if self.guide is not None else None
@@ -499,7 +505,7 @@ class _Scale:
         if self.tiles:
             picture = image if self.guide is None else self.composite(image.detach()).requires_grad_(True)
             terms = tiled_backward(self.net, picture, self.targets.content, self.targets.grams, self.config,
-                                   self.tiles, self.targets.guides)
+                                   self.tiles, self.targets.guides, self.targets.tone)
             if self.guide is not None:  # through the composite: a kept pixel does not move
                 image.grad = picture.grad * (1 - self.guide.keep)
         else:

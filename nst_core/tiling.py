@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import losses
+from . import colour, losses
 from .backbone import CONVS_PER_BLOCK, FeatureNet
 from .config import StyleConfig
 
@@ -124,9 +124,11 @@ def _gram_divisor(image: torch.Tensor, layer: str, guides: dict[str, torch.Tenso
 
 def tiled_backward(net: FeatureNet, image: torch.Tensor, content_target: torch.Tensor,
                    style_targets: dict[str, torch.Tensor], config: StyleConfig,
-                   tiles: list[Tile], guides: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                   tiles: list[Tile], guides: dict[str, torch.Tensor] | None = None,
+                   tone_target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The weighted objective's terms; its exact gradient is accumulated into image.grad tile by tile. With
-    `guides`, each region's Gram matrices against its own painting's (nst_core/regions.py)."""
+    `guides`, each region's Gram matrices against its own painting's (nst_core/regions.py); with `tone_target`,
+    the photo's broad brightness (config.tone_weight), a term of the pixels that needs no tiles."""
     layer_weights = config.layer_weights
     style_layers = tuple(layer_weights)
     grams = tiled_grams(net, image.detach(), style_layers, tiles, config.pooling, guides)
@@ -150,6 +152,11 @@ def tiled_backward(net: FeatureNet, image: torch.Tensor, content_target: torch.T
         _add_grad(image, tile, window.grad)
         content = content + tile_content.detach()
 
+    if tone_target is not None:
+        tone = config.content_weight * config.tone_weight * losses.tone_loss(colour.broad_brightness(image),
+                                                                             tone_target).sum()
+        tone.backward()
+        content = content + tone.detach()
     tv = config.tv_weight * losses.tv_loss(image).sum()
     if config.tv_weight:
         tv.backward()

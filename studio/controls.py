@@ -101,6 +101,10 @@ CONTROLS = (
     Control("alpha", "content_weight", lambda c: Slider(
         0, 10, c.content_weight, step=0.05, label="Keep the photo",
         info="how much of the photo's shapes stay: more keeps them clearer (content weight)")),
+    Control("tone", "tone_weight", lambda c: Slider(
+        0, 10, c.tone_weight, step=0.1, label="Keep the photo's light and dark",
+        info="holds the photo's bright and dark areas where they are, so a night stays a night; 0 lets the "
+             "painting's light take over (tone weight)")),
     Control("log_beta", "style_weight", lambda c: Slider(
         3, 9, _log10(c.style_weight), step=0.1, label="Paint strength",
         info="how strongly the painting's manner is laid on: 6 is balanced, each one more paints ten times "

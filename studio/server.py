@@ -19,7 +19,10 @@ from .costs import CostModel, Countdown, plan
 
 CPU_BUDGET = 90.0  # seconds the default picture should take on a CPU (most people wait this long, not ten minutes)
 CPU_STEPS = 150  # its iterations: 5 % above the 300-iteration objective (docs/performance.md)
-CPU_SIDES = (512, 448, 384, 320, 256)  # the largest that fits the budget is the default
+CPU_SIDES = (512, 448, 384)  # the largest that fits the budget is the default; never smaller (docs/quality.md:
+# under 384 px VGG's deepest style layers see a large part of the picture at once and its subject goes)
+SLOW_CPU_BUDGET = 150.0  # a CPU too slow for the smallest side in CPU_BUDGET paints it in fewer steps, in this long
+MIN_CPU_STEPS = 60  # from the draft start, fewer than this leave the strokes unfinished
 # Two start-ups' measurements on one machine differ by up to 1.15 / 0.85 with a noisy neighbour: a default
 # side chosen before is kept while its estimate is within this factor of the budget (and no larger side
 # fits by as much), so restarts keep the picture people get.
@@ -66,10 +69,12 @@ class Engine:
             return base
         configs = {side: base.replace(size=side, steps=CPU_STEPS) for side in CPU_SIDES}
         seconds = {side: self.countdown(live_config(config)).total for side, config in configs.items()}
-        key = f"{machine_key()}-{self.backbone.arch}-{self.precision}-{CPU_STEPS}steps-{CPU_BUDGET:g}s"
-        side = default_side(seconds, remembered("defaults.json").get(key))
-        remember("defaults.json", key, side)
-        return configs[side]
+        key = f"{machine_key()}-{self.backbone.arch}-{self.precision}-{CPU_STEPS}steps-{CPU_BUDGET:g}s-from384"
+        kept = remembered("defaults.json").get(key) or {}
+        side = default_side(seconds, kept.get("side"))
+        steps = default_steps(seconds[side], kept.get("steps") if kept.get("side") == side else None)
+        remember("defaults.json", key, {"side": side, "steps": steps})
+        return configs[side].replace(steps=steps)
 
     @property
     def words(self) -> str:
@@ -100,6 +105,23 @@ def default_side(seconds: dict[int, float], kept: int | None = None) -> int:
             seconds[side] > CPU_BUDGET / DEFAULT_WOBBLE for side in CPU_SIDES if side > kept):
         return kept
     return next((side for side in CPU_SIDES if seconds[side] <= CPU_BUDGET), CPU_SIDES[-1])
+
+
+def default_steps(seconds: float, kept: int | None = None) -> int:
+    """The default picture's iterations from its estimate at CPU_STEPS: all of them within CPU_BUDGET (and its
+    wobble), else as many as fit SLOW_CPU_BUDGET, in tens, at least MIN_CPU_STEPS: a slow CPU spends its time
+    on fewer iterations from the draft rather than on fewer pixels. `kept`, an earlier start's choice, stays
+    while the estimate at it is within DEFAULT_WOBBLE of its budget."""
+    def fits(steps: int, wobble: float = 1.0) -> bool:
+        budget = CPU_BUDGET if steps == CPU_STEPS else SLOW_CPU_BUDGET
+        return seconds * steps / CPU_STEPS <= budget * wobble
+
+    if kept is not None and MIN_CPU_STEPS <= kept <= CPU_STEPS and fits(kept, DEFAULT_WOBBLE) and not (
+            kept < CPU_STEPS and fits(CPU_STEPS, 1 / DEFAULT_WOBBLE)):
+        return kept
+    if fits(CPU_STEPS):
+        return CPU_STEPS
+    return max(MIN_CPU_STEPS, min(CPU_STEPS, int(CPU_STEPS * SLOW_CPU_BUDGET / seconds) // 10 * 10))
 
 
 @functools.cache

@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nst_core.colour import (keep_original_colours, luminance_image, luminance_only, match_histogram,
-                             match_luminance, palette, quantize, rgb_to_yiq, yiq_to_rgb)
+from nst_core.colour import (broad_brightness, gaussian_blur, keep_broad_tones, keep_original_colours,
+                             luminance_image, luminance_only, match_histogram, match_luminance, palette, quantize,
+                             rgb_to_yiq, yiq_to_rgb)
 from tests.pictures import smooth_picture, stripes_picture
 
 
@@ -124,3 +125,30 @@ def test_palette_lists_the_most_used_colour_first():
     image = torch.zeros(1, 3, 4, 4)
     image[:, 2, 0, 0] = 1.0  # one blue pixel among black ones
     assert palette(image) == [(0, 0, 0), (0, 0, 255)]
+
+
+def test_the_gaussian_blur_matches_torchvisions_inside_and_keeps_a_flat_picture_flat():
+    from torchvision.transforms.functional import gaussian_blur as reference
+
+    picture = torch.rand(2, 1, 60, 80, generator=torch.Generator().manual_seed(0))
+    sigma, radius = 2.5, 8  # radius = ceil(3 sigma), as colour.gaussian_blur chooses
+    ours = gaussian_blur(picture, sigma)
+    theirs = reference(picture, kernel_size=2 * radius + 1, sigma=sigma)  # reflects at the edges: compare inside
+    torch.testing.assert_close(ours[..., radius:-radius, radius:-radius], theirs[..., radius:-radius, radius:-radius])
+    flat = torch.full((1, 1, 5, 300), 0.3)  # thinner than the kernel: edges repeated, still flat
+    torch.testing.assert_close(gaussian_blur(flat, 40.0), flat)
+
+
+def test_keeping_broad_tones_takes_the_photos_light_and_dark_and_keeps_the_strokes():
+    generator = torch.Generator().manual_seed(1)
+    side = 96
+    ramp = torch.linspace(0.05, 0.35, side).view(1, 1, 1, side).expand(1, 3, side, side)  # a dark photo
+    strokes = 0.15 * torch.rand(1, 3, side, side, generator=generator)
+    draft = (0.7 + strokes).clamp(0, 1)  # a pale, busy draft
+    kept = keep_broad_tones(draft, ramp)
+    torch.testing.assert_close(broad_brightness(kept), broad_brightness(ramp), atol=0.03, rtol=0)
+    assert (broad_brightness(draft) - broad_brightness(ramp)).abs().mean() > 0.4  # what it was before
+    fine = kept - gaussian_blur(kept, 2.0)  # the strokes: what the blur takes away
+    before = draft - gaussian_blur(draft, 2.0)
+    assert F.cosine_similarity(fine.flatten(), before.flatten(), dim=0) > 0.8
+    assert 0 <= kept.min() and kept.max() <= 1

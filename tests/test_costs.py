@@ -142,8 +142,9 @@ def test_a_neighbour_busy_during_one_calibration_run_moves_neither_the_model_nor
     sides = []
     for model, cache in ((clean, "clean"), (noisy, "noisy")):  # two machines' caches: nothing remembered
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / cache))
-        sides.append(Engine(CPU, Backbone(tiny_net, "local", "random"), "float32", model, None).default.size)
-    assert sides == [384, 384]
+        default = Engine(CPU, Backbone(tiny_net, "local", "random"), "float32", model, None).default
+        sides.append((default.size, default.steps))
+    assert sides == [(384, 150), (384, 150)]
 
 
 def test_restarts_keep_the_default_size_though_each_start_measures_a_little_differently(
@@ -158,15 +159,39 @@ def test_restarts_keep_the_default_size_though_each_start_measures_a_little_diff
         return Engine(CPU, backbone, "float32", CostModel(overhead=0.0, per_megapixel=per_megapixel), None)
 
     def seconds(engine: Engine) -> dict[int, float]:  # each side's estimate, as the default is chosen
-        return {side: engine.countdown(live_config(engine.default.replace(size=side))).total for side in CPU_SIDES}
+        return {side: engine.countdown(live_config(engine.default.replace(size=side, steps=150))).total
+                for side in CPU_SIDES}
 
-    per_megapixel = 0.97 * CPU_BUDGET / seconds(start(1.0))[384]
-    # 384 px just fits: a start measured 15 % slow, alone, would choose 320 px.
-    assert default_side(seconds(start(1.15 * per_megapixel))) == 320
+    per_megapixel = 0.97 * CPU_BUDGET / seconds(start(1.0))[448]
+    # 448 px just fits: a start measured 15 % slow, alone, would choose 384 px.
+    assert default_side(seconds(start(1.15 * per_megapixel))) == 384
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machine"))
     sizes = [start(wobble * per_megapixel).default.size for wobble in (1.0, 1.15, 0.87, 1.12, 0.9)]
-    assert sizes == [384] * 5
-    assert start(2.0 * per_megapixel).default.size < 384  # a machine really twice as slow gets a smaller picture
+    assert sizes == [448] * 5
+    assert start(1.6 * per_megapixel).default.size == 384  # a machine really slower gets a smaller picture
+
+
+def test_a_slow_cpu_gets_fewer_steps_never_fewer_than_384_pixels(tiny_net, tmp_path, monkeypatch):
+    from nst_core.backbone import Backbone
+    from studio.server import CPU_BUDGET, CPU_STEPS, MIN_CPU_STEPS, SLOW_CPU_BUDGET, Engine, live_config
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    backbone = Backbone(tiny_net, "local", "random")
+
+    def start(per_megapixel: float) -> Engine:
+        return Engine(CPU, backbone, "float32", CostModel(overhead=0.0, per_megapixel=per_megapixel), None)
+
+    fits = CPU_BUDGET / start(1.0).countdown(live_config(start(1.0).default.replace(size=384, steps=CPU_STEPS))).total
+    for slower, in_budget in ((0.9, CPU_BUDGET), (1.5, SLOW_CPU_BUDGET), (2.5, SLOW_CPU_BUDGET)):
+        engine = start(slower * fits)
+        default = engine.default
+        assert default.size == 384
+        assert MIN_CPU_STEPS <= default.steps <= CPU_STEPS
+        assert engine.countdown(live_config(default)).total <= in_budget * 1.01
+        assert (default.steps < CPU_STEPS) == (slower > SLOW_CPU_BUDGET / CPU_BUDGET)
+        if default.steps < CPU_STEPS:  # the steps fill the slow budget, to the nearest ten below
+            assert engine.countdown(live_config(default.replace(steps=default.steps + 10))).total > SLOW_CPU_BUDGET
+    assert start(20 * fits).default.steps == MIN_CPU_STEPS  # a very slow machine: still a finished picture
 
 
 def test_a_run_beside_another_is_estimated_at_the_shared_pace(monkeypatch):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from nst_core import ImageError, StyleConfig, load_image, stylize
 from nst_core import colour
@@ -145,3 +146,16 @@ def test_a_strip_too_thin_for_the_network_is_refused_at_the_size_asked(tiny_net,
     config = StyleConfig(size=64, steps=2, preview_every=2, init="draft", precision="float32")
     with pytest.raises(ImageError, match="at 64 px on its longest side .* under the 16 px"):
         list(stylize(strip, SCREAM, config, backbone=tiny_net, device="cpu"))
+
+
+def test_a_draft_that_keeps_the_tones_keeps_a_dark_photos_light_and_dark():
+    dark = Image.open(PHOTO).convert("RGB").point(lambda value: value // 5)  # the cat at night
+    config = StyleConfig(size=96)
+    plain = draft(dark, SCREAM, config)  # the Scream's bright oranges everywhere
+    kept = draft(dark, SCREAM, config.replace(tone_weight=1.0))
+    photo = load_image(dark, 96)[0]
+    brightness = [float(colour.broad_brightness(picture[None]).mean()) for picture in (photo, plain, kept)]
+    assert brightness[1] > brightness[0] + 0.15  # the plain draft turns night into day
+    assert abs(brightness[2] - brightness[0]) < 0.03
+    assert not torch.equal(kept, plain) and kept.shape == plain.shape
+    assert (kept - plain).abs().mean() < 0.5  # the painting's strokes and colours stay

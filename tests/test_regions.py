@@ -110,7 +110,7 @@ def test_the_tiled_objective_equals_the_untiled_one_with_regions(tiny_net):
     styles = [torch.rand(1, 3, 96, 96, generator=generator) for _ in range(2)]
     image = region_image(200, 176, (WHITE, 0.4), (RED, 0.3), (BLACK, 0.2), (CLEAR, 0.1))
     guide = Regions.read(image, Image.new("RGB", (176, 200))).at(200, 176)
-    config = StyleConfig(size=200, tv_weight=3.0)
+    config = StyleConfig(size=200, tv_weight=3.0, tone_weight=2.0)
     targets = compute_targets(tiny_net, content, styles, config, guide=guide)
     assert targets.grams["relu1_1"].shape[:2] == (1, 2) and targets.guides is not None
 
@@ -119,7 +119,8 @@ def test_the_tiled_objective_equals_the_untiled_one_with_regions(tiny_net):
     whole_terms["total"].backward()
     tiles = plan_tiles(200, 176, tile=64, margin=margin_for("vgg19", config.layers))
     tiled = picture.clone().requires_grad_(True)
-    tiled_terms = tiled_backward(tiny_net, tiled, targets.content, targets.grams, config, tiles, targets.guides)
+    tiled_terms = tiled_backward(tiny_net, tiled, targets.content, targets.grams, config, tiles, targets.guides,
+                                 targets.tone)
     for name in ("content", "style", "tv", "total"):
         torch.testing.assert_close(tiled_terms[name], whole_terms[name].detach(), rtol=1e-4, atol=1e-7)
     assert (tiled.grad - whole.grad).abs().max() / whole.grad.abs().max() < 1e-4

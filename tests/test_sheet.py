@@ -25,14 +25,15 @@ def test_the_settings_in_words_name_what_repaints_the_design():
 
 
 def test_the_command_on_the_sheet_paints_the_same_recipe():
-    config = StyleConfig(size=320, steps=90, optimizer="adam", lr=0.02, style_weight=2e5, tv_weight=1.5,
+    config = StyleConfig(size=320, steps=90, optimizer="adam", lr=0.02, style_weight=2e5, tv_weight=1.5, tone_weight=2.5,
                          init="draft", seed=3, style_scale=0.75, pooling="avg", colour="histogram",
                          style_blend=(3.0, 1.0))
     command = repaint_command(config, "photo.png", ["a.jpg", "b.jpg"], "regions.png")
     arguments = build_parser().parse_args(command.split()[3:])
     assert arguments.regions == "regions.png" and arguments.style == ["a.jpg", "b.jpg"]
     again = config_from_args(arguments)
-    for field in ("size", "steps", "optimizer", "lr", "content_weight", "style_weight", "tv_weight", "init", "seed",
+    for field in ("size", "steps", "optimizer", "lr", "content_weight", "tone_weight", "style_weight", "tv_weight",
+                  "init", "seed",
                   "style_scale", "pooling", "colour", "style_blend"):
         assert getattr(again, field) == getattr(config, field), field
 

@@ -345,3 +345,22 @@ def test_a_strip_too_thin_for_the_size_asked_is_refused_at_that_size(tiny_net, s
     strip = torch.full((40, 2000, 3), 128, dtype=torch.uint8).numpy()
     with pytest.raises(ImageError, match="at 64 px on its longest side"):
         run(strip, style_array, coarse_start(StyleConfig(size=64, steps=10, preview_every=2)), tiny_net)
+
+
+def test_the_tone_term_holds_the_photos_light_and_dark(tiny_net, content_array, style_array):
+    from nst_core import colour, load_image
+
+    dark = (content_array * 0.3).astype(content_array.dtype)  # a dark photo
+    pale = torch.full((1, 3, 48, 48), 0.85)  # a pale start, as a bright painting's draft gives
+    config = StyleConfig(size=48, steps=12, preview_every=12, style_weight=1e5, precision="float32")
+    photo = colour.broad_brightness(load_image(dark, 48))
+
+    def gap(tone_weight: float) -> float:
+        final = run(dark, style_array, config.replace(tone_weight=tone_weight), tiny_net, start=pale)[-1]
+        return float((colour.broad_brightness(final.image[None]) - photo).abs().mean())
+
+    assert gap(5.0) < 0.5 * gap(0.0)
+    terms = stylize_module.objective_terms(tiny_net, load_image(dark, 48), stylize_module.compute_targets(
+        tiny_net, load_image(dark, 48), load_image(style_array, 48), config.replace(tone_weight=5.0)),
+        config.replace(tone_weight=5.0))
+    assert float(terms["content"]) < 1e-6  # the photo itself: no content error, no tone error

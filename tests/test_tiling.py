@@ -50,7 +50,7 @@ def test_tiled_grams_and_features_equal_the_whole_pictures(tiny_net, picture):
 
 @pytest.mark.parametrize("pooling", ["max", "avg"])
 def test_tiled_gradient_equals_the_untiled_one(tiny_net, picture, pooling):
-    config = StyleConfig(size=200, tv_weight=3.0, pooling=pooling)
+    config = StyleConfig(size=200, tv_weight=3.0, tone_weight=2.0, pooling=pooling)
     style = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(1))
     content = picture.flip(-1)
     targets = compute_targets(tiny_net, content, style, config)
@@ -62,7 +62,8 @@ def test_tiled_gradient_equals_the_untiled_one(tiny_net, picture, pooling):
 
     tiles = plan_tiles(*picture.shape[-2:], tile=64, margin=margin_for("vgg19", config.style_layers))
     image.grad = None
-    tiled_terms = tiled_backward(tiny_net, image, targets.content, targets.grams, config, tiles)
+    tiled_terms = tiled_backward(tiny_net, image, targets.content, targets.grams, config, tiles,
+                                 tone_target=targets.tone)
     for name in ("content", "style", "tv", "total"):
         torch.testing.assert_close(tiled_terms[name], whole_terms[name].detach(), rtol=1e-4, atol=1e-7)
     scale = whole_grad.abs().max()
