@@ -18,18 +18,20 @@ from nst_core import PRESETS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 from studio import room
-from studio.comparison import before_after, live_view
-from studio.controls import CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, SHAPES, PictureUpload, Slider, apply_preset
+from studio.comparison import live_view
+from studio.design import before_after_of, painted_from, painting_from, sheet_of
+from studio.controls import (CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, SHAPES, PictureUpload, Slider,
+                             apply_preset, checked_upload)
 from studio.costs import in_words, plan
 from studio.drafts import chosen, drafts, title
 from studio.executors import RayCluster
 from studio.film import make_animation, make_film
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
-from studio.printing import REOPENED, fetch_print, open_print, print_area_preview, print_estimate, render_print
+from studio.printing import (REOPENED, cancel_print_job, fetch_print, open_print, print_area_preview, print_ended,
+                             print_estimate, render_print)
 from studio.room import GATE
-from studio.regions import BRUSHES, LEGEND, STROKE_OPACITY, editor_photo, region_file
+from studio.regions import CHOICE_CSS, CHOICES, LEGEND, brush_for, editor_brush, editor_photo, region_file
 from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
-from studio.sheet import sheet_file
 from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -37,23 +39,57 @@ PHOTOS = ("chelsea.png", "astronaut.png", "coffee.png")
 PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "wave.jpg", "udnie.jpg")
 EXAMPLE_PAINTINGS = [ASSETS / name for name in PAINTINGS]
 log = logging.getLogger("tee-style-studio")
-SERVER_CHECK_SECONDS = 3.0
+SERVER_CHECK_SECONDS = 2.0
 MCP_PATH = "/gradio_api/mcp/"  # where gradio serves the MCP server (--mcp), under the page's own address
-# Runs in the browser: when the server stops answering, the last status would otherwise stay on screen for ever.
-SERVER_CHECK = """async () => {
-  const banner = document.querySelector('#offline');
+# Started once in the browser when the page opens, on a timer of its own (gradio's event loop stalls once its
+# connection is lost): every SERVER_CHECK_SECONDS, is the server still there? A page whose server is gone says
+# so in a banner of its own (with the print id), and its status line stops claiming that anything paints.
+SERVER_CHECK = """() => {
+  if (window.teeServerCheck) return;
   const root = (window.gradio_config && window.gradio_config.root) || window.location.pathname.replace(/\\/$/, '');
-  let answered = false;
-  try {
-    answered = (await fetch(root + '/gradio_api/app_id', {cache: 'no-store', signal: AbortSignal.timeout(2500)})).ok;
-  } catch (error) {}
-  if (!banner) return;
-  if (answered) { banner.innerHTML = ''; return; }
-  const id = (document.querySelector('#print-id textarea, #print-id input') || {}).value || '';
-  banner.innerHTML = '<div class="offline">The server stopped answering: nothing is being painted now.' +
-    (id ? ' Your print id is <b>' + id.replace(/[^0-9a-z]/gi, '') + '</b>: fetch it once the server is back.' : '') +
-    ' This page checks again every few seconds.</div>';
-}"""
+  const check = async () => {
+    let answered = false;
+    try {
+      answered = (await fetch(root + '/gradio_api/app_id', {cache: 'no-store', signal: AbortSignal.timeout(1500)})).ok;
+    } catch (error) {}
+    const banner = document.querySelector('#offline');
+    if (!banner) return;
+    if (answered) { banner.innerHTML = ''; return; }
+    const id = (document.querySelector('#print-id textarea, #print-id input') || {}).value || '';
+    banner.innerHTML = '<div class="offline">The server stopped answering: nothing is being painted now.' +
+      (id ? ' Your print id is <b>' + id.replace(/[^0-9a-z]/gi, '') + '</b>: fetch it once the server is back.' : '') +
+      ' This page checks again every few seconds.</div>';
+    for (const line of document.querySelectorAll('#status .prose, #print-status .prose')) {
+      if (line.textContent.trim()) line.textContent = 'Not painting: the server stopped answering.';
+    }
+  };
+  window.teeServerCheck = setInterval(check, SECONDS * 1000);
+}""".replace("SECONDS", repr(SERVER_CHECK_SECONDS))
+
+
+# The page's own look, laid in by an HTML block (gradio 6 takes page CSS only in launch()).
+PAGE_CSS = (
+    # A picture is shown no larger than its pixels (never a small one blurred across the box), on the grey of the
+    # mock-ups' studio, so parts its regions leave out read as background.
+    "#result img { width: 100%; height: 100%; object-fit: scale-down; background: #e2e5ea; } "
+    "#compare img { background: #e2e5ea !important; } "  # over the slider's own white
+    "#film video { max-height: 430px; } "  # as high as the live picture, no higher
+    + CHOICE_CSS +
+    # Each look's name under it, not over it; two to a row on a phone.
+    " #looks .thumbnail-item { aspect-ratio: auto; display: flex; flex-direction: column; } "
+    "#looks .thumbnail-item > img { height: auto; min-height: 0; flex: 1; } "
+    "#looks .caption-label { position: static; max-width: none; border: 0; border-radius: 0; opacity: 1 !important; } "
+    "@media (max-width: 640px) { #looks .grid-container { grid-template-columns: repeat(2, minmax(100px, 1fr)) "
+    "!important; } } "
+    # One time on screen for a run: the page's own, not gradio's timer beside it.
+    "#status .meta-text, #status .meta-text-center, #status .eta-bar, #print-status .meta-text, "
+    "#print-status .meta-text-center, #print-status .eta-bar { display: none !important; } "
+    ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
+    "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }"
+)
+# After Paint on a narrow screen: the design area (its status line under it) scrolled into view.
+INTO_VIEW = """() => { if (window.innerWidth < 800) {
+  document.querySelector('#views')?.scrollIntoView({behavior: 'instant', block: 'start'}); } }"""
 
 
 def try_paintings(content: str | None, painting: str | None = None) -> list[tuple]:
@@ -102,24 +138,18 @@ def build_demo() -> gr.Blocks:
                                             sources=["upload", "clipboard"], height=190, elem_id="content")
                     style = PictureUpload(str(ASSETS / PAINTINGS[0]), type="filepath", label="Painting",
                                           sources=["upload", "clipboard"], height=190, elem_id="style")
-                with gr.Row():
-                    photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
-                                        columns=3, height=84, allow_preview=False, buttons=[], elem_id="photos",
-                                        scale=1, min_width=150)
-                    looks = gr.Gallery([(str(ASSETS / name), title(name)) for name in PAINTINGS],
-                                       label="Your photo in each painting: click one to paint it", columns=6,
-                                       height=84, allow_preview=False, buttons=[], elem_id="looks", scale=2,
-                                       min_width=320)  # on a phone: a row of its own
+                photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
+                                    columns=3, height=84, allow_preview=False, buttons=[], elem_id="photos")
                 uploaded = PictureUpload(None, type="filepath", label="Painting to try", visible=False,
                                          elem_id="uploaded")  # the painting uploaded last, beside the examples
                 with gr.Accordion("Regions: keep the photo, leave out, or a second painting, where you paint",
                                   open=False, elem_id="regions-section"):
                     gr.Markdown(LEGEND, elem_id="regions-legend")
+                    brush_choice = gr.Radio(CHOICES, value=CHOICES[0], label="What you paint", elem_id="brush-choice")
                     editor = gr.ImageEditor(
                         editor_photo(str(ASSETS / PHOTOS[0])), label="Paint on your photo", type="numpy", image_mode="RGBA", sources=[], transforms=[],
                         layers=False, buttons=[], height=360, elem_id="editor",
-                        brush=gr.Brush(colors=[(colour, STROKE_OPACITY) for _, colour, _ in BRUSHES],
-                                       color_mode="fixed"))
+                        brush=editor_brush())
                 regions = PictureUpload(None, type="filepath", label="Regions", visible=False,
                                         elem_id="regions")  # the strokes in the colour code, for the API
                 shape = gr.Radio([(words, name) for name, (words, _) in SHAPES.items()], value="photo",
@@ -144,18 +174,15 @@ def build_demo() -> gr.Blocks:
                 with gr.Accordion("About this server", open=False, elem_id="about-section"):
                     about_line = gr.Markdown("", elem_id="about")
             with gr.Column(scale=6):
-                # A picture is shown no larger than its pixels (never a small one blurred across the box), on the
-                # grey of the mock-ups' studio, so parts its regions leave out read as background; gradio 6 takes
-                # page CSS only in launch().
-                gr.HTML("<style>#result img { width: 100%; height: 100%; object-fit: scale-down; background: #e2e5ea; } "
-                        "#compare img { background: #e2e5ea !important; } "  # over the slider's own white
-                        "#film video { max-height: 430px; } "  # as high as the live picture, no higher
-                        ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
-                        "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }</style>",
-                        padding=False, elem_id="fit")
+                gr.HTML(f"<style>{PAGE_CSS}</style>", padding=False, elem_id="fit")
                 # Before and after sits behind the live picture, not below it: the status and the download stay in
                 # sight at 1366x768. Its tab appears once a run ends; the live one stays mounted for every frame.
-                with gr.Tabs(selected="design", elem_id="views") as views:
+                with gr.Tabs(selected="looks", elem_id="views") as views:
+                    # The looks, large, before the first run; after it, one click away beside the design.
+                    with gr.Tab("Your photo in each painting", id="looks", elem_id="looks-tab"):
+                        looks = gr.Gallery([(str(ASSETS / name), title(name)) for name in PAINTINGS],
+                                           label="Click one to paint it", show_label=False, columns=3, height=430,
+                                           object_fit="contain", allow_preview=False, buttons=[], elem_id="looks")
                     with gr.Tab("Your design", id="design", render_children=True, elem_id="design-tab"):
                         picture = PictureUpload(label="Your design", show_label=False, type="filepath",
                                                 format="png", interactive=False, buttons=["fullscreen"],
@@ -169,7 +196,7 @@ def build_demo() -> gr.Blocks:
                         film = gr.Video(label="The painting as a film (MP4)", interactive=False, autoplay=True,
                                         loop=True, buttons=["download"], elem_id="film")  # its own shape
                 gr.HTML("", elem_id="offline", padding=False)  # filled by SERVER_CHECK when the server is gone
-                progress_line = gr.Markdown("Press **Paint** to start.", elem_id="status")
+                progress_line = gr.Markdown("Press **Paint** to start.", label="Status", elem_id="status")
                 download = gr.DownloadButton("Download PNG", visible=False, elem_id="download")
                 with gr.Row():  # to share: made when asked for, so that nobody waits for what they did not want
                     make_sheet = gr.Button("Design sheet: photo, painting, design, mock-ups, settings", size="sm",
@@ -180,11 +207,11 @@ def build_demo() -> gr.Blocks:
                     animation = gr.DownloadButton("Download the film for chat apps", visible=False, size="sm",
                                                   elem_id="animation")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
+                    gr.Markdown("Lower is better · blue: how far from the painting's style · orange: how far "
+                                "from the photo", elem_id="plot-key")
                     plot = gr.LinePlot(x="step", y="loss", color="what", height=200,
                                        color_map=dict(zip(TERMS["what"].values(), ("#1f77b4", "#ff7f0e"))),
-                                       label="Lower is better · blue: how far from the painting's style · "
-                                             "orange: how far from the photo",
-                                       elem_id="plot")
+                                       label="Progress", elem_id="plot")
                 with gr.Accordion("Print: the design above at print size", open=False,
                                   elem_id="print") as print_section:
                     gr.Markdown("Refines the picture above at print size (no seams), then writes a 300 dpi "
@@ -211,9 +238,11 @@ def build_demo() -> gr.Blocks:
                         transparent = gr.Checkbox(False, label="Keep the photo's transparent background (sticker)")
                         sixteen_bits = gr.Checkbox(False, label="Smoothest colours, for print shops that ask "
                                                                 "(16-bit TIFF)")
-                    render = gr.Button("Render print", variant="primary", elem_id="render")
+                    with gr.Row():
+                        render = gr.Button("Render print", variant="primary", elem_id="render", scale=2)
+                        cancel_print = gr.Button("Cancel the print", variant="stop", elem_id="cancel-print", scale=1)
                     print_estimate_line = gr.Markdown("", elem_id="print-estimate")
-                    print_status = gr.Markdown("", elem_id="print-status")
+                    print_status = gr.Markdown("", label="Print status", elem_id="print-status")
                     with gr.Row():
                         tee = gr.Image(label="On a tee", type="filepath", interactive=False, elem_id="tee")
                         mug = gr.Image(label="On a mug", type="filepath", interactive=False, elem_id="mug")
@@ -258,12 +287,22 @@ def build_demo() -> gr.Blocks:
                         concurrency_limit=None)  # GATE keeps the line
         # The strokes become a region image in the colour code first: the API's `regions` takes such a file.
         strokes = {"fn": region_file, "inputs": editor, "outputs": regions, **ui_only}
+        brush_choice.change(brush_for, brush_choice, editor, **ui_only)  # the named choice is the brush in hand
         # A new run shows its live picture; the run's end fills Before and after (not a failed run's).
-        comparing = {"fn": before_after, "inputs": [content, picture], "outputs": [compare, compare_tab], **ui_only}
-        fresh = {"fn": live_view, "outputs": [views, compare_tab, film_tab, animation], **ui_only}
+        pending, made_from = gr.State(None), gr.State(None)  # the run's inputs, then the design's (studio/design.py)
+        comparing = {"fn": before_after_of, "inputs": [made_from, picture], "outputs": [compare, compare_tab],
+                     **ui_only}
+        fresh = {"fn": live_view, "outputs": [views, compare_tab, film_tab, animation, sheet], **ui_only}
+        # The design on the page owns its sheet and its before-and-after: they are made from what its run painted
+        # from (kept aside at its start, the design's once it has painted), not from what the boxes show later.
+        recording = {"fn": painting_from, "outputs": pending, **ui_only,
+                     "inputs": [content, style, second_style, regions, shape, blend, *controls]}
+        adopting = {"fn": painted_from, "inputs": pending, "outputs": made_from, **ui_only}
         run.click(**fresh)
-        painted = run.click(**strokes).then(api_name="paint", **painting)
-        painted.success(**comparing)
+        for event in (run.click, looks.select):  # on a phone, the place in line and the picture come into sight
+            event(None, None, None, js=INTO_VIEW)
+        painted = run.click(**strokes).then(**recording).then(api_name="paint", **painting)
+        painted.success(**adopting).then(**comparing)
         painted.then(print_estimate, print_timing, print_estimate_line, **ui_only)
         painted.then(**placing)
         # Try paintings: the photo drafted in each painting, refreshed with the photo or an upload, in a small
@@ -271,15 +310,19 @@ def build_demo() -> gr.Blocks:
         drafting = {"fn": try_paintings, "inputs": [content, uploaded], "outputs": looks, "concurrency_limit": 2,
                     "concurrency_id": "drafts", "show_progress": "minimal"}
         content.change(api_name="drafts", **drafting)
-        style.upload(lambda path: path, style, uploaded, **ui_only)
+        # An upload that cannot be painted is refused in words and its box emptied; a good one clears old messages.
+        dismiss = "(path) => { document.querySelectorAll('.toast-close').forEach(close => close.click()); return path }"
+        told = {"api_visibility": "private", "concurrency_limit": None}  # queued: a warning reaches the page so
+        content.upload(checked_upload, content, content, js=dismiss, **told)
+        style.upload(lambda path: checked_upload(path, "painting"), style, style, js=dismiss, **told).then(
+            lambda path: path or gr.skip(), style, uploaded, **ui_only)
         uploaded.change(api_visibility="private", **drafting)
         looks.select(**fresh)
         looks.select(choose_painting, uploaded, style, **ui_only).then(
             make_way, None, None, api_visibility="private", concurrency_limit=None).then(**strokes).then(
-            api_visibility="private", **painting).success(**comparing)
+            **recording).then(api_visibility="private", **painting).success(**adopting).then(**comparing)
         aside = {"api_visibility": "private", "concurrency_limit": 2, "concurrency_id": "drafts"}  # not behind runs
-        make_sheet.click(sheet_file, [content, style, second_style, picture, regions, shape, blend, *controls], sheet,
-                         **aside)
+        make_sheet.click(sheet_of, [made_from, picture], sheet, **aside)
         # The film plays on the page as soon as its MP4 is made; the animated WebP, slower to make, follows.
         film_button.click(make_film, None, [film, film_tab, views], **aside).success(make_animation, None, animation,
                                                                                      **aside)
@@ -288,7 +331,9 @@ def build_demo() -> gr.Blocks:
                                     transparent, sixteen_bits, picture,  # the picture on the page: the approved one
                                     fit],
                      print_outputs, api_name="print", show_progress_on=print_status,
-                     concurrency_limit=None)  # PRINTS runs one at a time
+                     concurrency_limit=None).then(  # PRINTS runs one at a time; the main line follows its end
+            print_ended, print_status, progress_line, **ui_only)
+        cancel_print.click(cancel_print_job, print_id, None, api_visibility="private", concurrency_limit=None)
         render.click(lambda: "**printing**: the print's progress is in the Print section below.", None,
                      progress_line, **ui_only)
         fetch.click(fetch_print, print_id, print_outputs, api_name="fetch_print", concurrency_limit=None)
@@ -304,8 +349,7 @@ def build_demo() -> gr.Blocks:
         opened.then(estimate_line, timing, estimate, **ui_only).then(api_visibility="private", **drafting)
         opened.then(open_print, print_id, [*print_outputs, *(reopened[name] for name in REOPENED)],
                     api_visibility="private", concurrency_limit=None)  # watching a print holds up nobody else's page
-        # In the browser, every few seconds: is the server still there? A page whose server is gone says so.
-        gr.Timer(SERVER_CHECK_SECONDS).tick(None, None, None, js=SERVER_CHECK)
+        demo.load(None, None, None, js=SERVER_CHECK)  # in the browser: a page whose server is gone says so
     return demo
 
 

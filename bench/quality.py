@@ -1,10 +1,12 @@
 """Would you wear it? The studio's default design on a panel of photos and paintings, looked at and measured.
 
-    python -m bench.quality [--size N] [--steps N] [--set field=value ...] [--pairs 0 3] [--out bench-quality]
+    python -m bench.quality [--size N --steps N] [--set field=value ...] [--pairs 0 3] [--out bench-quality]
     python -m bench.quality --compare bench-quality/before bench-quality/after --out bench-quality
 
 Each pair of PANEL is painted as the page paints it: this machine's default size, steps and start
-(`studio.server.engine().default`) unless --size, --steps or --set say otherwise. Written to --out:
+(`studio.server.engine().default`), or with --size and --steps the default preset at that size and
+steps, without measuring the machine; --set changes any other field (`--set tone_weight=0 tv_weight=0` is
+the recipe before docs/quality.md). Written to --out:
 `sheet.png` (photo | painting | first frame | design, with the numbers under each row), `table.md`,
 `results.json` and the designs. --compare lays two such runs' designs side by side, with both rows of numbers.
 
@@ -34,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from nst_core import StyleConfig, stylize
+from nst_core import PRESETS, StyleConfig, stylize
 from nst_core.config import STYLE_LAYERS
 from nst_core.images import load_image, open_image
 from nst_core.losses import gram, relative_error
@@ -114,7 +116,8 @@ def style_distance(net, design: torch.Tensor, painting: torch.Tensor) -> float:
                       align_corners=False).clamp(0, 1)
     with torch.no_grad():
         mine, theirs = net(design, STYLE_LAYERS), net(painting, STYLE_LAYERS)
-        return float(sum(relative_error(gram(mine[name]), gram(theirs[name])) for name in STYLE_LAYERS)) / len(STYLE_LAYERS)
+        errors = [relative_error(gram(mine[name]), gram(theirs[name])) for name in STYLE_LAYERS]
+        return float(sum(errors)) / len(STYLE_LAYERS)
 
 
 def draft_style_distance(photo: Image.Image, painting: Image.Image, design: Image.Image) -> float:
@@ -160,7 +163,9 @@ def parse_setting(text: str) -> tuple[str, object]:
     name, _, value = text.partition("=")
     default = getattr(StyleConfig(), name)
     if isinstance(default, tuple):
-        return name, tuple(type(default[0]) (item) if default else float(item) for item in value.split(",") if item)
+        items = [item for item in value.split(",") if item]
+        kind = type(default[0]) if default else (int if all(item.isdigit() for item in items) else float)
+        return name, tuple(kind(item) for item in items)
     if isinstance(default, bool):
         return name, value.lower() in ("1", "true", "yes")
     return name, type(default)(value)
@@ -172,14 +177,12 @@ def run(args) -> None:
     out = Path(args.out)
     (out / "designs").mkdir(parents=True, exist_ok=True)
     # Both size and steps given: the page's recipe without measuring this machine for its default.
-    config = StyleConfig(preview_seconds=1.5, init="draft") if args.size and args.steps else default_config()
-    changes = dict(parse_setting(text) for text in args.set)
-    if args.size:
-        changes["size"] = args.size
-    if args.steps:
-        changes["steps"] = args.steps
-    config = config.replace(**changes)
+    config = PRESETS["default"].replace(preview_seconds=1.5) if args.size and args.steps else default_config()
+    changes = {name: value for name, value in (("size", args.size), ("steps", args.steps)) if value}
+    config = config.replace(**changes | dict(parse_setting(text) for text in args.set))
     backbone = load_backbone()
+    warm = config.replace(size=64, steps=2, scales=(), scale_steps=(), coarse_sketch=False)
+    list(stylize(ASSETS / "coffee.png", ASSETS / "udnie.jpg", warm, backbone=backbone))  # load the draft network
     rows = []
     for index in args.pairs:
         photo_name, painting_name, what = PANEL[index]
@@ -234,33 +237,33 @@ def _numbers(row: dict) -> str:
 
 def contact_sheet(out: Path, rows: list[dict], others: list[tuple[str, Path, list[dict]]] = ()) -> Image.Image:
     """photo | painting | first frame | design per pair, or with `others` ((label, folder, rows) each), the
-    designs of several runs side by side; the numbers under each."""
+    designs of several runs side by side; under each row, what the pair stands for and each run's numbers."""
     font, small = _font(18), _font(14)
-    runs = others or [("first frame", out, rows), ("design", out, rows)]
+    runs = others or [("design", out, rows)]
     lines = []
-    for index, row in enumerate(rows):
-        pictures = [_thumb(open_image(ASSETS / row["photo"])), _thumb(open_image(ASSETS / row["painting"]))]
-        captions = [row["what"], Path(row["painting"]).stem.replace("_", " ")]
+    for row in rows:
+        pictures = [(_thumb(open_image(ASSETS / row["photo"])), "photo"),
+                    (_thumb(open_image(ASSETS / row["painting"])), Path(row["painting"]).stem.replace("_", " "))]
+        if not others:
+            pictures.append((_thumb(Image.open(out / "designs" / f"{row['stem']}-first.png")), "first frame"))
+        numbers = [f"#{row['index']} {row['what']}"]
         for label, folder, run_rows in runs:
             own = next(r for r in run_rows if r["stem"] == row["stem"])
-            suffix = "-first" if label == "first frame" else ""
-            pictures.append(_thumb(Image.open(folder / "designs" / f"{row['stem']}{suffix}.png")))
-            captions.append(label if label == "first frame" else f"{label}: {_numbers(own)}")
-        lines.append((pictures, captions))
-    width = max(sum(p.width for p in pictures) + 12 * len(pictures) for pictures, _ in lines) + 24
-    line_height = ROW + 12 + 22 * max(len(captions) for _, captions in lines) // 2 + 24
-    sheet = Image.new("RGB", (max(width, 1200), line_height * len(lines) + 12), "white")
+            pictures.append((_thumb(Image.open(folder / "designs" / f"{row['stem']}.png")), label))
+            numbers.append(f"{label}: {_numbers(own)}")
+        lines.append((pictures, numbers))
+    width = max(sum(picture.width + 12 for picture, _ in pictures) for pictures, _ in lines) + 12
+    line_height = ROW + 30 + 22 * max(len(numbers) for _, numbers in lines) + 16
+    sheet = Image.new("RGB", (max(width, 900), line_height * len(lines) + 12), "white")
     draw = ImageDraw.Draw(sheet)
-    for number, (pictures, captions) in enumerate(lines):
+    for number, (pictures, numbers) in enumerate(lines):
         top, x = 12 + number * line_height, 12
-        for picture, caption in zip(pictures, captions):
+        for picture, label in pictures:
             sheet.paste(picture, (x, top))
-            if len(caption) < 40:
-                draw.text((x, top + ROW + 4), caption, font=small, fill=(60, 60, 60))
+            draw.text((x, top + ROW + 4), label, font=small, fill=(90, 90, 90))
             x += picture.width + 12
-        numbers = [caption for caption in captions if len(caption) >= 40]
-        for offset, caption in enumerate(numbers):
-            draw.text((12, top + ROW + 24 + offset * 22), caption, font=font, fill=(20, 20, 20))
+        for offset, text in enumerate(numbers):
+            draw.text((12, top + ROW + 26 + offset * 22), text, font=font, fill=(20, 20, 20))
     return sheet
 
 
@@ -284,10 +287,15 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other config fields to change")
     parser.add_argument("--pairs", type=int, nargs="+", default=range(len(PANEL)), help="which pairs (0-based)")
     parser.add_argument("--compare", nargs="+", default=None, metavar="FOLDER", help="lay these runs side by side")
+    parser.add_argument("--redraw", default=None, metavar="FOLDER", help="draw a run's sheet and table again")
     parser.add_argument("--out", default="bench-quality")
     args = parser.parse_args()
     if args.compare:
         compare(args.compare, Path(args.out))
+    elif args.redraw:
+        rows = json.loads((Path(args.redraw) / "results.json").read_text())["rows"]
+        (Path(args.redraw) / "table.md").write_text(table(rows))
+        contact_sheet(Path(args.redraw), rows).save(Path(args.redraw) / "sheet.png")
     else:
         run(args)
 

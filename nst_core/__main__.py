@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 from pathlib import Path
 
 from .backbone import WEIGHTS_ENV, load_backbone
-from .config import COLOURS, INITS, OPTIMIZERS, POOLINGS, PRESETS, STYLE_LAYERS, StyleConfig, preset
+from .config import COLOURS, INITS, OPTIMIZERS, POOLINGS, PRESET_EFFECTS, PRESETS, STYLE_LAYERS, StyleConfig, preset
 from .devices import resolve_device
 from .export import PRINT_DPI, PRINT_PRESETS
 from .film import FORMATS as FILM_FORMATS
@@ -54,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "black = keep the photo, transparent = leave out (README, \"Regions\")")
     parser.add_argument("-o", "--output", default="stylized.png", help="where to save the result (PNG)")
     parser.add_argument("--preset", default="default", choices=list(PRESETS),
-                        help="starting configuration; the flags below change it (default: %(default)s)")
-    fields = {field.name: field for field in dataclasses.fields(StyleConfig)}
+                        help="starting configuration; the flags below change it (default: %(default)s): " + "; ".join(
+                            f"{name}: {words}" for name, words in PRESET_EFFECTS.items()))
     for name, flags, text in CONFIG_FLAGS:
-        default = fields[name].default
+        default = getattr(PRESETS["default"], name)  # what a run without the flag paints with
         choices = {"optimizer": OPTIMIZERS, "init": INITS, "pooling": POOLINGS, "colour": COLOURS}.get(name)
         parser.add_argument(*flags, dest=name, type=type(default), default=None, choices=choices,
                             help=f"{text} (default preset: {default:g})" if isinstance(default, float)

@@ -66,8 +66,15 @@ def keep_original_colours(result: torch.Tensor, content: torch.Tensor) -> torch.
 
 def broad_brightness(image: torch.Tensor) -> torch.Tensor:
     """The picture's light and dark without its strokes: its luminance Y blurred by a Gaussian of TONE_BLUR of
-    the longest side, (B, 3, H, W) -> (B, 1, H, W)."""
-    return gaussian_blur(rgb_to_yiq(image)[:, :1], TONE_BLUR * max(image.shape[-2:]))
+    the longest side, (B, 3, H, W) -> (B, 1, H, W). The blur runs on a grid where sigma is about 4 cells and
+    is enlarged again: the same broad tones at a cost that stays small at print size."""
+    luminance = rgb_to_yiq(image)[:, :1]
+    sigma = TONE_BLUR * max(image.shape[-2:])
+    cell = max(1, min(int(sigma // 4), *image.shape[-2:]))
+    if cell == 1:
+        return gaussian_blur(luminance, sigma)
+    coarse = gaussian_blur(F.avg_pool2d(luminance, cell, ceil_mode=True), sigma / cell)
+    return F.interpolate(coarse, size=image.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def keep_broad_tones(picture: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:

@@ -168,15 +168,26 @@ def _check_choice(name: str, value, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
+# The studio's recipe (docs/quality.md, measured on a panel of photos and paintings): from the draft, the photo's
+# broad light and dark held (a night stays a night) and a little smoothing against the loop's fine grain.
+RECIPE = {"init": "draft", "tone_weight": 2.0, "tv_weight": 20.0}
 PRESETS: dict[str, StyleConfig] = {
-    # L-BFGS from the content image: the seed's picture in a few hundred iterations (README: "Presets").
-    "default": StyleConfig(),
-    # A quick look while choosing images and weights.
-    "preview": StyleConfig(size=256, steps=100, preview_every=5),
+    # L-BFGS from the draft: the studio's design, the photo's subject and light and dark, clean strokes.
+    "default": StyleConfig(**RECIPE),
+    # A quick look while choosing images and weights: the same recipe in fewer steps, at a size that keeps the subject.
+    "preview": StyleConfig(size=384, steps=60, preview_every=5, **RECIPE),
     # Adam with a step that reaches the result in hundreds rather than tens of thousands of iterations.
-    "adam": StyleConfig(optimizer="adam", lr=0.02, steps=600),
+    "adam": StyleConfig(optimizer="adam", lr=0.02, steps=600, **RECIPE),
     # The seed's recipe, kept to reproduce it: Adam, lr 0.003, alpha 1, beta 1e6, content init, 20 000 steps.
     "seed": StyleConfig(optimizer="adam", lr=0.003, steps=20_000, preview_every=100),
+}
+PRESET_EFFECTS = {  # what each preset does to the picture, in words (the CLI's --help)
+    "default": "the finished design: starts from a draft in the painting's manner, keeps the photo's subject and "
+               "its light and dark, clean strokes (512 px, 300 steps)",
+    "preview": "a quick look at the same recipe: 384 px, 60 steps, softer and less finished",
+    "adam": "the same recipe painted by Adam: smoother brushwork, twice the steps",
+    "seed": "the original 2016 recipe, to reproduce it: from the photo, nothing held but its shapes, 20 000 slow "
+            "steps (hours on a CPU)",
 }
 
 

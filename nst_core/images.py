@@ -48,7 +48,8 @@ def open_image(source: ImageLike, flatten: bool = True) -> Image.Image:
     except IsADirectoryError:
         raise ImageError(f"{name} is a folder, not an image") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image Pillow can read (PNG, JPEG, WebP, TIFF, BMP, GIF...)") from None
+        raise ImageError(f"{name} is not an image this studio can read: use a PNG, JPEG, WebP, TIFF, BMP or GIF "
+                         "picture") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name} is too large to decode safely (over {MAX_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
@@ -61,13 +62,22 @@ def load_image(source: ImageLike, size: int | None = None, device: torch.device 
                aspect: float = 0.0) -> torch.Tensor:
     """An image as a (1, 3, H, W) float tensor in [0, 1], cropped to `aspect` (width / height) if given,
     its longest side resized to `size`."""
-    image = open_image(source)
+    image = check_paintable(open_image(source), str(source) if isinstance(source, (str, os.PathLike)) else "the image")
     if aspect:
         image = crop_to_aspect(image, aspect)
     if size is not None:
         image = resize_longest(image, size, fitted_size(image.size, size, aspect))
     array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def check_paintable(image: Image.Image, name: str = "the image") -> Image.Image:
+    """`image`, if it has enough pixels to paint: a picture under MIN_SIDE on its short side holds nothing the
+    network can see (a 1x1 photo would be painted as a texture of one colour)."""
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"{name} is {image.width}x{image.height} pixels, too small to paint: it needs at least "
+                         f"{MIN_SIDE} pixels on its short side")
+    return image
 
 
 def fitted_size(size: tuple[int, int], longest: int, aspect: float = 0.0) -> tuple[int, int]:

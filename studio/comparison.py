@@ -38,5 +38,6 @@ def before_after(content: str | None, design: str | None):
 
 def live_view():
     """When a run starts: the live picture in front; Before and after hidden until the run ends, and the last
-    run's film and its download until this run's is asked for."""
-    return gr.Tabs(selected="design"), gr.Tab(visible=False), gr.Tab(visible=False), gr.DownloadButton(visible=False)
+    design's film, its download and its sheet until this run's are asked for."""
+    return (gr.Tabs(selected="design"), gr.Tab(visible=False), gr.Tab(visible=False), gr.DownloadButton(visible=False),
+            gr.DownloadButton(visible=False))

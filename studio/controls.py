@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from nst_core import PRESETS, StyleConfig
+from nst_core import PRESETS, ImageError, StyleConfig
+from nst_core.images import check_paintable, open_image
 from nst_core.config import COLOUR_WORDS, COLOURS, POOLINGS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
@@ -238,6 +239,19 @@ def refusal(message: str) -> gr.Error:
     error, so no traceback."""
     log.info("refused: %s", message)
     return gr.Error(message, print_exception=False)
+
+
+def checked_upload(path: str | None, what: str = "photo"):
+    """A new upload, if it can be painted; else a message in plain words, and the box emptied (not a broken
+    picture left in it)."""
+    if not path:
+        return gr.skip()
+    try:
+        check_paintable(open_image(path), f"the {what}")
+    except ImageError as error:
+        gr.Warning(f"This {what} cannot be used: {str(error).replace(str(path), f'the {what}')}")
+        return None
+    return gr.skip()
 
 
 def _readable(error: Exception, *uploads) -> gr.Error:

@@ -102,7 +102,8 @@ class CostModel:
         photo = _calibration_photo()
         paint = paint or (lambda picture, probe: stylize(picture, picture, probe, backbone=backbone, device=device))
         probes = [config.replace(size=side, steps=steps, preview_every=1, preview_seconds=0.0, scales=(),
-                                 scale_steps=(), coarse_sketch=False, aspect=0.0) for side in sides]
+                                 scale_steps=(), coarse_sketch=False, aspect=0.0, init="content")
+                  for side in sides]  # iterations only: a draft start's first frame is no iteration
         paces: list[list[float]] = [[] for _ in probes]
         for _ in range(rounds):
             for probe, measured in zip(probes, paces):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from nst_core import ImageError, StyleConfig
+from nst_core import PRESETS, ImageError
 from nst_core.draft import DraftUnavailable, draft
 from nst_core.images import open_image, to_pil
 from nst_core.sheet import title as named
@@ -44,7 +44,7 @@ def drafts(content: str | None, style: str | None, examples: list[Path]) -> list
         photo = open_image(content)  # decoded once for every painting
     except ImageError as error:
         raise refusal(str(error).replace(str(content), "the photo")) from None
-    config = StyleConfig(size=GALLERY_SIDE)
+    config = PRESETS["default"].replace(size=GALLERY_SIDE)  # the run's start: the photo's light and dark kept
     started, pictures = time.perf_counter(), []
     for path, caption in zip(paths, captions):
         try:

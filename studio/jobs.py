@@ -43,6 +43,7 @@ class Job:
     files: dict[str, str] = field(default_factory=dict)  # "design", "tee", "mug" -> file name in `folder`
     settings: dict = field(default_factory=dict)  # the print's own settings (size, fit...), as the page had them
     uploads: dict[str, list[str]] = field(default_factory=dict)  # "content", "styles"... -> copies in `folder`
+    took: float | None = None  # seconds it painted, once done
     cancelled: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)  # set on every update, for watchers
 
@@ -62,12 +63,12 @@ class Job:
         """A job as its record `saved` (job.json in `folder`) describes it."""
         return cls(folder.name, folder, saved.get("title", "print"), saved.get("estimate", 0),
                    saved.get("state", "waiting"), saved.get("message", ""), files=saved.get("files", {}),
-                   settings=saved.get("settings", {}), uploads=saved.get("uploads", {}))
+                   settings=saved.get("settings", {}), uploads=saved.get("uploads", {}), took=saved.get("took"))
 
     def save(self) -> None:
         record = {"id": self.id, "title": self.title, "state": self.state, "message": self.message,
                   "files": self.files, "estimate": self.estimate, "settings": self.settings,
-                  "uploads": self.uploads, "saved": time.time()}
+                  "uploads": self.uploads, "took": self.took, "saved": time.time()}
         temporary = self.folder / "job.json.part"
         temporary.write_text(json.dumps(record))
         temporary.replace(self.folder / "job.json")  # atomic: a crash never leaves half a record
@@ -164,6 +165,7 @@ class PrintJobs:
                 continue
             job.state = "painting"
             job.save()
+            began = time.monotonic()
             run = work(job)
             try:
                 for job.step, job.left in run:
@@ -175,6 +177,7 @@ class PrintJobs:
                 continue
             finally:
                 run.close()
+            job.took = time.monotonic() - began
             self._end(job, "stopped" if job.cancelled.is_set() else "done")
 
     def _end(self, job: Job, state: str, message: str = "") -> None:

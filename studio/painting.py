@@ -148,7 +148,9 @@ def refuse_second_paint(request: gr.Request = None) -> None:
 
 
 def estimate_line(content, size, steps, quick_start, shape, optimizer, init) -> str:
-    """Before Paint: how long the picture will take on this server."""
+    """Before Paint: how long the picture will take on this server (nothing without a photo)."""
+    if not content:
+        return ""
     try:
         config = engine().default.replace(size=int(size), steps=int(steps), optimizer=optimizer, init=init,
                                           aspect=SHAPES[shape or "photo"][1])

@@ -148,6 +148,18 @@ def render_print(*values):
     yield from watch(job)
 
 
+def cancel_print_job(print_id: str) -> None:
+    """The Print section's Cancel: the print with this id stops at its next update (its line says so)."""
+    PRINTS.cancel(print_id)
+
+
+def print_ended(print_line: str) -> str:
+    """The main status line once a print's updates end: it no longer points at a print that is not painting."""
+    if "**stopped**" in (print_line or ""):
+        return "The print was stopped. Press **Paint** for a new picture, or **Render print** again."
+    return "The print has ended: its file, or what went wrong, is in the Print section below."
+
+
 def _link(job: Job) -> str:
     """The print's link, to click or copy: the page itself with `?print=ID`."""
     return f"[this print's link](?print={job.id}) (or its id) brings it back later"
@@ -207,7 +219,8 @@ def _progress(job: Job, reopened: bool = False):
     preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     download = gr.DownloadButton(f"Download the print file ({job.title}, {design.suffix[1:].upper()})",
                                  value=str(design), visible=True)
-    yield preview.convert("RGB"), f"Print **{job.id}** · **done**: {job.title} · {_link(job)}", \
+    took = f" in {in_words(job.took, about=False)} (estimated {in_words(job.estimate)})" if job.took else ""
+    yield preview.convert("RGB"), f"Print **{job.id}** · **done**{took}: {job.title} · {_link(job)}", \
         str(job.path("tee")), str(job.path("mug")), download, job.id
 
 

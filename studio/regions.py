@@ -17,19 +17,38 @@ from .room import RESULTS, prune_results
 
 EDITOR_SIDE = 1024  # the photo is shown this large to paint on; the regions are fitted to the full photo
 # The editor's brushes: what each paints, the colour it shows in the editor, and its colour in the code.
-BRUSHES = (
+BRUSHES = (  # each colour seen on the photo and on the editor's white menu
     ("leave out", "#3b82f6", (0, 0, 0, 0)),
-    ("keep the photo as it is", "#111111", (0, 0, 0, 255)),
+    ("keep the photo as it is", "#16a34a", (0, 0, 0, 255)),
     ("the second painting", "#e02424", (255, 0, 0, 255)),
-    ("the painting", "#ffffff", (255, 255, 255, 255)),
+    ("the painting", "#f59e0b", (255, 255, 255, 255)),
 )
+STROKE_OPACITY = 0.6  # the photo shows through the strokes, so a person sees what they paint over
 # What painting with regions costs against without, by painted regions (bench.regions at 256 px, docs/regions.md).
 COST = {1: 1.07, 2: 1.24}
-STROKE_OPACITY = 0.6  # the photo shows through the strokes, so a person sees what they paint over
-LEGEND = ("Paint on the photo where the design should differ; unpainted parts are painted in the painting. "
-          + " · ".join(f"<b style='color:{shown if shown != '#ffffff' else '#888'}'>■</b> {words}"
-                       for words, shown, _ in BRUSHES)
-          + ". The eraser takes strokes back. Left-out parts are transparent in the picture and the print file.")
+LEGEND = ("Choose what to paint, then paint on the photo where the design should differ; unpainted parts are "
+          "painted in the painting. The eraser takes strokes back. Left-out parts are transparent in the picture "
+          "and the print file.")
+CHOICES = [words for words, _, _ in BRUSHES]  # what a person chooses to paint, by name
+# Each choice marked with its brush's colour on the page (a radio's labels are text, so by CSS).
+CHOICE_CSS = " ".join(f"#brush-choice label:nth-of-type({index}) span::before {{ content: '■ '; color: {shown}; }}"
+                      for index, (_, shown, _) in enumerate(BRUSHES, start=1))
+
+
+def brush_for(choice: str):
+    """The editor's brush for the named choice ("leave out", "keep the photo as it is"...): that brush's colour."""
+    import gradio as gr
+
+    colour = next((shown for words, shown, _ in BRUSHES if words == choice), BRUSHES[0][1])
+    return gr.ImageEditor(brush=editor_brush(colour))
+
+
+def editor_brush(colour: str = BRUSHES[0][1]):
+    """The editor's brush: every brush's colour on its menu, `colour` in hand."""
+    import gradio as gr
+
+    return gr.Brush(colors=[(shown, STROKE_OPACITY) for _, shown, _ in BRUSHES], default_color=(colour, STROKE_OPACITY),
+                    color_mode="fixed")
 
 
 def editor_photo(content: str | None) -> dict | None:

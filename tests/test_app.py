@@ -342,7 +342,7 @@ def test_a_bad_upload_is_one_line_in_the_log_not_a_traceback(client, tmp_path, c
         paint_job(client, content=fake).result()
     assert "Traceback" not in capfd.readouterr().err
     assert [record.message for record in caplog.records if record.name == "tee-style-studio"] == [
-        "refused: the photo is not an image Pillow can read (PNG, JPEG, WebP, TIFF, BMP, GIF...)"]
+        "refused: the photo is not an image this studio can read: use a PNG, JPEG, WebP, TIFF, BMP or GIF picture"]
 
 
 def _regions_file(tmp_path, bands, size=(128, 84), name="regions.png"):

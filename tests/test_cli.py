@@ -33,6 +33,21 @@ def test_flags_override_the_preset_and_defaults_come_from_it():
     assert (config.size, config.style_weight, config.optimizer, config.lr) == (64, 1e5, "adam", 0.003)
 
 
+def test_the_cli_paints_the_studios_recipe_and_its_help_says_what_each_preset_does(capsys):
+    from nst_core.config import PRESETS, RECIPE
+    from studio.server import START
+
+    config = config_from_args(build_parser().parse_args(["a.png", "b.png"]))
+    assert config.init == START == "draft" and config.tone_weight > 0 and config.tv_weight > 0
+    assert all(getattr(config, field) == value for field, value in RECIPE.items())
+    assert PRESETS["seed"].tone_weight == PRESETS["seed"].tv_weight == 0 and PRESETS["seed"].init == "content"
+    assert PRESETS["preview"].size >= 384  # a quick look that keeps the subject
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    words = " ".join(capsys.readouterr().out.split())
+    assert "light and dark" in words and "original 2016 recipe" in words and "--tone" in words
+
+
 def test_the_cli_paints_and_saves_intermediate_pictures(pictures, weights, tmp_path, capsys):
     content, style = pictures
     out = tmp_path / "result" / "art.png"

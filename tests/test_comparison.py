@@ -76,5 +76,5 @@ def test_nothing_changes_without_both_pictures(tmp_path):
 
 
 def test_a_new_run_puts_the_live_picture_in_front():
-    tabs, compare, film, animation = live_view()
-    assert tabs.selected == "design" and not (compare.visible or film.visible or animation.visible)
+    tabs, compare, film, animation, sheet = live_view()
+    assert tabs.selected == "design" and not (compare.visible or film.visible or animation.visible or sheet.visible)

@@ -91,3 +91,22 @@ def test_a_job_keeps_its_uploads_and_settings_and_a_restart_keeps_them_too(tmp_p
     restarted = PrintJobs(tmp_path / "prints").get(job.id)
     assert restarted.state == "lost" and restarted.settings == {"print_name": "sticker", "fit": "fill"}
     assert restarted.uploaded("content")[0].read_bytes() == b"cat.png" and len(restarted.uploaded("styles")) == 2
+
+
+def test_a_finished_print_says_how_long_it_took_beside_its_estimate(tmp_path):
+    from PIL import Image
+
+    from studio.costs import in_words
+    from studio.printing import _progress
+
+    def work(job):
+        yield from painting(seconds=0.2)(job)
+        Image.new("RGB", (8, 8)).save(job.folder / "design.png")
+
+    jobs = PrintJobs(tmp_path)
+    job = wait_for(jobs.start("sticker 1200×1200", 95.0, work))
+    assert 0.35 < job.took < 5
+    again = PrintJobs(tmp_path).get(job.id)  # after a restart too
+    assert again.took == job.took
+    line = next(_progress(again))[1]
+    assert f"done** in {in_words(job.took, about=False)} (estimated about 1 min 40 s)" in line, line

@@ -27,8 +27,8 @@ ASSETS = ROOT / "assets"
 START_SECONDS = 300  # the server measures this machine before it answers: half a minute idle, more when busy
 CALL_SECONDS = 120  # a tiny picture takes seconds; a call that takes this long has hung
 PUBLIC = {"paint", "try_paintings", "render_print", "fetch_print"}  # the API's endpoints, named after their functions
-PAGE_ONLY = {"stop", "make_way", "refuse_second_paint", "estimate_line", "region_file", "open_print", "sheet_file",
-             "print_estimate", "print_area_preview", "before_after", "live_view"}
+PAGE_ONLY = {"stop", "make_way", "refuse_second_paint", "estimate_line", "region_file", "open_print", "sheet_of",
+             "print_estimate", "print_area_preview", "before_after_of", "live_view", "painting_from", "painted_from"}
 TINY = {"size": 64, "steps": 10, "preview_every": 5}
 
 

@@ -54,7 +54,7 @@ def test_at_first_sight_the_photo_the_painting_paint_and_the_picture_are_on_scre
     page.screenshot(path=str(ARTIFACTS / "page_1366x768.png"))
     for selector in ("#content", "#style", "#run", "#stop", "#estimate"):
         assert _visible(page, selector), selector
-    assert _visible(page, "#result", whole=False)
+    assert _visible(page, "#looks", whole=False)  # before the first run the design area shows the looks
     assert "on this server" in page.locator("#estimate").inner_text()
 
 
@@ -93,7 +93,7 @@ def test_choosing_a_photo_shows_it_in_every_painting(page):
 def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
-    page.get_by_label("quick look", exact=True).check()  # the preview recipe: 256 px, a frame every 5 iterations
+    page.get_by_label("quick look", exact=True).check()  # the preview recipe: 384 px, a frame every 5 iterations
     page.locator("#looks").get_by_label("Thumbnail 2 of 5").click()  # a click on a draft paints that painting
     page.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
     page.get_by_text("a draft").first.wait_for(timeout=30_000)  # the draft is the first picture
@@ -120,7 +120,7 @@ def test_an_example_paints_live_and_stop_keeps_the_last_picture(page):
     assert result_src(page) == kept, "the picture kept changing after Stop"
     assert "stopped" in page.locator("#status").inner_text()
     download = page.locator("#download")  # the picture so far, at full resolution
-    assert download.is_visible() and "Download PNG (256×" in download.inner_text()
+    assert download.is_visible() and "Download PNG (384×" in download.inner_text()
     page.screenshot(path=str(ARTIFACTS / "page_stopped.png"), full_page=True)
 
     frames, _ = _film(page)  # the stopped run's film ends on the picture Stop kept
@@ -354,5 +354,228 @@ def test_a_new_photo_is_followed_once_not_in_a_loop(page, app_server, monkeypatc
         time.sleep(6)
         assert 1 <= len(calls) <= 4, f"the photo's change came {len(calls)} times in 6 s"
         assert "astronaut" in (fresh.locator("#content img").first.get_attribute("src") or "")
+    finally:
+        fresh.close()
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """The studio started as a person starts it (`python app.py`), on loopback and a free port, to be killed."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                                  cwd=ASSETS.parent, stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "NST_OFFLINE": "1", "TMPDIR": str(tmp_path)})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300  # it measures this machine before it answers
+    while True:
+        assert server.poll() is None, f"the studio exited:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"the studio did not answer:\n{log.read_text()[-3000:]}"
+        try:
+            if httpx.get(url + "gradio_api/app_id", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    yield url, server
+    server.kill()
+    server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("signal", ["SIGTERM", "SIGKILL"])
+def test_a_page_whose_server_process_is_killed_while_painting_says_so(own_server, signal):
+    import os
+    import signal as signals
+
+    url, server = own_server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(url)
+        page.wait_for_function("document.querySelector('#estimate')?.innerText.includes('on this server')",
+                               timeout=60_000)
+        page.click("#run")  # the machine's default picture: minutes on a CPU
+        page.wait_for_function("document.querySelector('#status').innerText.includes('%')", timeout=60_000)
+        os.kill(server.pid, getattr(signals, signal))
+        killed = time.monotonic()
+        page.get_by_text("The server stopped answering").wait_for(timeout=5_000)
+        page.wait_for_function("document.querySelector('#status').innerText.includes('Not painting')",
+                               timeout=max(100, 5_000 - 1000 * (time.monotonic() - killed)))
+        assert time.monotonic() - killed < 5.5
+        status = page.locator("#status").inner_text()
+        assert "%" not in status and "left" not in status, status  # nothing claims to paint any more
+        page.screenshot(path=str(ARTIFACTS / f"page_server_killed_{signal}.png"))
+        browser.close()
+
+
+def _thumbnails(page) -> list[dict]:
+    """The looks' tiles on screen: each one's box, its picture's box and its name's box."""
+    page.wait_for_function("document.querySelectorAll('#looks .thumbnail-item img').length >= 5", timeout=60_000)
+    time.sleep(1)  # the drafts replace the paintings
+    return page.locator("#looks .thumbnail-item").evaluate_all("""items => items.map(item => {
+        const box = element => { const r = element.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width,
+                                                                               h: r.height}; };
+        const caption = item.querySelector('.caption-label');
+        return {tile: box(item), picture: box(item.querySelector('img')), caption: caption && box(caption),
+                name: caption ? caption.innerText : ''};
+    })""")
+
+
+def test_the_looks_are_large_enough_to_choose_from_on_a_laptop_and_a_phone(page, app_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        tiles = _thumbnails(fresh)
+        assert len(tiles) >= 5
+        for tile in tiles:
+            assert tile["picture"]["w"] >= 200 and tile["picture"]["h"] >= 100, tile  # each look, large
+            assert tile["name"] and tile["caption"]["y"] >= tile["picture"]["y"] + tile["picture"]["h"] - 1, tile
+        assert _visible(fresh, "#looks .thumbnail-item", whole=True)  # the first row at first sight
+        fresh.screenshot(path=str(ARTIFACTS / "page_looks_1366x768.png"))
+        fresh.set_viewport_size({"width": 390, "height": 844})  # a phone: two to a row
+        time.sleep(1)
+        tiles = _thumbnails(fresh)
+        rows = sorted({round(tile["tile"]["y"]) for tile in tiles})
+        assert len(rows) == 3 and abs(tiles[0]["tile"]["y"] - tiles[1]["tile"]["y"]) < 2, tiles
+        assert all(tile["tile"]["x"] >= 0 and tile["tile"]["x"] + tile["tile"]["w"] <= 390 for tile in tiles)
+        fresh.locator("#looks").scroll_into_view_if_needed()
+        fresh.screenshot(path=str(ARTIFACTS / "page_looks_phone.png"))
+    finally:
+        fresh.close()
+
+
+def test_on_a_phone_paint_brings_the_line_and_the_picture_into_sight(page, app_server):
+    fresh = page.context.browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        _tiny_run(fresh)
+        fresh.locator("#run").scroll_into_view_if_needed()
+        assert fresh.locator("#status").bounding_box()["y"] > 844  # far below Paint before
+        fresh.click("#run")
+        time.sleep(1.5)
+        status = fresh.locator("#status").bounding_box()
+        assert 0 <= status["y"] and status["y"] + 20 <= 844, status  # the line and the picture above it, in sight
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        fresh.screenshot(path=str(ARTIFACTS / "page_painted_phone.png"))
+    finally:
+        fresh.close()
+
+
+def test_a_photo_too_small_to_paint_is_refused_in_words_and_the_box_emptied(page, app_server, tmp_path):
+    tiny = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1), "orange").save(tiny)
+    notes = tmp_path / "holiday.jpg"
+    notes.write_text("not a picture at all")
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        for bad, words in ((tiny, "at least 16 pixels"), (notes, "not an image")):
+            fresh.locator("#content input[type=file]").set_input_files(str(bad))
+            fresh.locator(".toast-body").filter(has_text=words).first.wait_for(timeout=30_000)
+            message = fresh.locator(".toast-body").filter(has_text=words).first.inner_text()
+            assert "Pillow" not in message and "/" not in message, message
+            fresh.wait_for_function("!document.querySelector('#content img')", timeout=10_000)  # the box emptied
+            assert fresh.locator("#estimate").inner_text().strip() == ""  # no estimate for a photo that is gone
+        fresh.locator("#content input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))
+        fresh.wait_for_function("document.querySelector('#content img')?.src.includes('astronaut')", timeout=30_000)
+        fresh.wait_for_function("document.querySelectorAll('.toast-body').length === 0", timeout=10_000)
+    finally:
+        fresh.close()
+
+
+def test_the_region_brushes_are_chosen_by_name(page, app_server):
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        _tiny_run(fresh)
+        fresh.locator("#regions-section").get_by_text("Regions:").first.click()
+        labels = fresh.locator("#brush-choice label").all_inner_texts()
+        assert [label.strip("■ \n") for label in labels] == ["leave out", "keep the photo as it is",
+                                                             "the second painting", "the painting"]
+        colours = fresh.locator("#brush-choice label span").evaluate_all(
+            "spans => spans.map(span => getComputedStyle(span, '::before').color)")
+        assert len(set(colours)) == 4 and "rgb(255, 255, 255)" not in colours  # each seen on the white menu
+        fresh.locator("#brush-choice").get_by_text("the second painting").click()
+        fresh.wait_for_selector("#editor .pixi-target canvas", timeout=30_000)
+        time.sleep(1)
+        canvas = fresh.locator("#editor .pixi-target canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()  # a stroke with the brush in hand, the named one: no palette clicked
+        fresh.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+        fresh.mouse.down()
+        for k in range(1, 21):
+            fresh.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.03 * k), steps=2)
+        fresh.mouse.up()
+        fresh.click("#run")  # red strokes ask for a second painting, which there is not: said so
+        fresh.get_by_text("use the second painting (red)").first.wait_for(timeout=30_000)
+    finally:
+        fresh.close()
+
+
+def _sheet_bytes(page) -> bytes:
+    page.click("#make-sheet")
+    page.locator("#sheet").wait_for(timeout=60_000)
+    href = page.evaluate("document.querySelector('#sheet a')?.href || document.querySelector('#sheet')?.href")
+    if not href:
+        with page.expect_download() as download:
+            page.click("#sheet")
+        return Path(download.value.path()).read_bytes()
+    return page.request.get(href).body()
+
+
+def test_the_design_on_the_page_owns_its_sheet_after_two_runs(page, app_server):
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        _tiny_run(fresh)
+        fresh.click("#run")
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        first = _sheet_bytes(fresh)
+        fresh.locator("#style input[type=file]").set_input_files(str(ASSETS / "the_scream.jpg"))
+        fresh.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
+        fresh.click("#run")
+        fresh.locator("#sheet").wait_for(state="hidden", timeout=10_000)  # the first design's sheet goes
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        second = _sheet_bytes(fresh)
+        assert second != first
+        fresh.locator("#content input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))  # a new photo
+        fresh.wait_for_function("document.querySelector('#content img')?.src.includes('astronaut')", timeout=30_000)
+        time.sleep(2)
+        assert _sheet_bytes(fresh) == second  # still the sheet of the design on the page, not the new photo's
+    finally:
+        fresh.close()
+
+
+def test_a_print_has_its_own_cancel_and_the_main_line_follows_it(page, app_server):
+    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
+    try:
+        fresh.goto(app_server)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        _tiny_run(fresh)
+        fresh.locator("#print").get_by_text("Print: the design above").first.click()
+        fresh.locator("#render").click()  # a tee from the photo: minutes, long enough to cancel
+        fresh.wait_for_function("document.querySelector('#print-id textarea, #print-id input')?.value", timeout=60_000)
+        assert "printing" in fresh.locator("#status").inner_text()
+        fresh.locator("#cancel-print").click()
+        fresh.wait_for_function("document.querySelector('#print-status')?.innerText.includes('stopped')",
+                                timeout=60_000)
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('The print was stopped')",
+                                timeout=30_000)
     finally:
         fresh.close()
