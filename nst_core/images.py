@@ -62,13 +62,18 @@ def load_image(source: ImageLike, size: int | None = None, device: torch.device 
                aspect: float = 0.0) -> torch.Tensor:
     """An image as a (1, 3, H, W) float tensor in [0, 1], cropped to `aspect` (width / height) if given,
     its longest side resized to `size`."""
-    image = check_paintable(open_image(source), str(source) if isinstance(source, (str, os.PathLike)) else "the image")
+    image = open_image(source)
     if aspect:
         image = crop_to_aspect(image, aspect)
     if size is not None:
         image = resize_longest(image, size, fitted_size(image.size, size, aspect))
     array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def source_name(source: ImageLike, fallback: str) -> str:
+    """How a message names a picture: its path (which a front end replaces by what it is), else `fallback`."""
+    return str(source) if isinstance(source, (str, os.PathLike)) else fallback
 
 
 def check_paintable(image: Image.Image, name: str = "the image") -> Image.Image:

@@ -16,7 +16,8 @@ from .config import StyleConfig
 from .devices import resolve_device
 from .fastpaths import STYLE_CACHE, TunedNet
 from .graphs import Replay
-from .images import MIN_SIDE, ImageError, ImageLike, fitted_size, load_image, open_image, to_pil
+from .images import (MIN_SIDE, ImageError, ImageLike, check_paintable, fitted_size, load_image, open_image,
+                     source_name, to_pil)
 from .memory import GIB, available_bytes, choose_tile, lbfgs_history
 from .optim import make_optimizer
 from .regions import Guide, Regions
@@ -262,7 +263,7 @@ def stylize_batch(
     for own in styles:
         _blend_weights(config, len(own))  # a mismatch is an error before any work
     # Decoded once here; each scale only resizes them.
-    decoded = [open_image(content) for content in contents]
+    decoded = [check_paintable(open_image(content), source_name(content, "the photo")) for content in contents]
     guides = [Regions.read(own, content, photo.size) for own, content, photo in
               zip(regions or [None] * len(contents), contents, decoded)]  # with the photo's own transparency
     if any(guides):  # a batch's pictures are painted alike: without regions of its own, a picture is painted whole
@@ -270,7 +271,7 @@ def stylize_batch(
     if len({None if own is None else own.painted for own in guides}) > 1:
         raise ValueError("a batch paints pictures with regions of one kind: paint these pictures one at a time")
     contents = decoded
-    styles = [[open_image(image) for image in own] for own in styles]
+    styles = [[check_paintable(open_image(image), source_name(image, "the painting")) for image in own] for own in styles]
     pictures = [None if start is None else open_image(start, flatten=False) for start in starts or [None] * len(contents)]
     hold = config.hold_memory and device.type == "cpu"
     if hold:
