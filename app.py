@@ -54,13 +54,20 @@ SERVER_CHECK = """() => {
     } catch (error) {}
     const banner = document.querySelector('#offline');
     if (!banner) return;
-    if (answered) { banner.innerHTML = ''; return; }
+    const lines = document.querySelectorAll('#status .prose, #print-status .prose');
+    if (answered) {  // back: the banner goes, and the lines say again what they said
+      banner.innerHTML = '';
+      for (const line of lines) if (line.dataset.before !== undefined) {
+        line.innerHTML = line.dataset.before; delete line.dataset.before; }
+      return;
+    }
     const id = (document.querySelector('#print-id textarea, #print-id input') || {}).value || '';
     banner.innerHTML = '<div class="offline">The server stopped answering: nothing is being painted now.' +
       (id ? ' Your print id is <b>' + id.replace(/[^0-9a-z]/gi, '') + '</b>: fetch it once the server is back.' : '') +
       ' This page checks again every few seconds.</div>';
-    for (const line of document.querySelectorAll('#status .prose, #print-status .prose')) {
-      if (line.textContent.trim()) line.textContent = 'Not painting: the server stopped answering.';
+    for (const line of lines) if (line.textContent.trim() && line.dataset.before === undefined) {
+      line.dataset.before = line.innerHTML;
+      line.textContent = 'Not painting: the server stopped answering.';
     }
   };
   window.teeServerCheck = setInterval(check, SECONDS * 1000);

@@ -99,7 +99,7 @@ class CostModel:
         The sizes take turns, `rounds` short runs each; a size's pace is the median over its runs of each
         run's median iteration, so a neighbour busy during one run (or one iteration) cannot move the model.
         `paint(photo, config)` runs where the runs will (a cluster's worker); by default, `stylize` here."""
-        photo = _calibration_photo()
+        photo = calibration_photo()
         paint = paint or (lambda picture, probe: stylize(picture, picture, probe, backbone=backbone, device=device))
         probes = [config.replace(size=side, steps=steps, preview_every=1, preview_seconds=0.0, scales=(),
                                  scale_steps=(), coarse_sketch=False, aspect=0.0, init="content")
@@ -115,7 +115,7 @@ class CostModel:
         return cls(overhead=max(0.0, fast - per_megapixel * small), per_megapixel=per_megapixel)
 
 
-def _calibration_photo():
+def calibration_photo():
     """A smooth synthetic picture: the cost of an iteration does not depend on what is painted."""
     y, x = np.mgrid[0:256, 0:256] / 255.0
     array = np.stack([x, y, 0.5 + 0.5 * np.sin(6 * x * y)], -1)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from nst_core import DivergenceError, ImageError
 from nst_core.export import content_alpha
-from nst_core.images import open_image
+from nst_core.images import check_paintable, open_image
 
 from .background import latest
 from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, refusal, taking
@@ -22,7 +22,7 @@ from .film import REELS
 from .gate import GateError
 from .regions import check_regions
 from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, save_result, sharing
-from .server import TYPICAL_PHOTO, engine, live_config
+from .server import engine, live_config
 
 HEARTBEAT = 0.5  # seconds between a live run's updates when no frame is new, so Stop is heard at once
 TERMS = {"what": {"style": "painted (style loss)", "content": "faithful (content loss)"}}  # the plot's series
@@ -155,7 +155,7 @@ def estimate_line(content, size, steps, quick_start, shape, optimizer, init) -> 
         config = engine().default.replace(size=int(size), steps=int(steps), optimizer=optimizer, init=init,
                                           aspect=SHAPES[shape or "photo"][1])
         seconds = engine().countdown(live_config(config, quick_start),
-                                     open_image(content).size if content else TYPICAL_PHOTO).total
+                                     check_paintable(open_image(content)).size).total
     except (ValueError, TypeError, ImageError):
         return ""
     beside, why = beside_a_paint()

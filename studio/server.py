@@ -15,7 +15,7 @@ from nst_core.config import coarse_start
 from nst_core.memory import available_bytes
 from nst_core.precision import cpu_bf16_speedup, machine_key, remember, remembered, resolve_precision
 
-from .costs import CostModel, Countdown, plan
+from .costs import CostModel, Countdown, calibration_photo, plan
 
 CPU_BUDGET = 90.0  # seconds the default picture should take on a CPU (most people wait this long, not ten minutes)
 CPU_STEPS = 150  # its iterations: 5 % above the 300-iteration objective (docs/performance.md)
@@ -98,6 +98,17 @@ class Engine:
                 f"picture-recognition network: {self.backbone.label}.")
 
 
+def warm_drafts() -> None:
+    """Load the draft network now (about a second), so the first visitor's first frame comes as fast as the
+    next one's (a draft in a tenth of a second), not after the network's loading."""
+    from nst_core.draft import DraftUnavailable, draft
+
+    try:
+        draft(calibration_photo(), calibration_photo(), PRESETS["default"].replace(size=64))
+    except DraftUnavailable:
+        pass  # the runs say so, and start from the photo
+
+
 def default_side(seconds: dict[int, float], kept: int | None = None) -> int:
     """The default picture's side from each of CPU_SIDES' estimated seconds: the largest that fits CPU_BUDGET,
     or `kept`, the side an earlier start chose, while the estimates are within DEFAULT_WOBBLE of saying so."""
@@ -126,10 +137,12 @@ def default_steps(seconds: float, kept: int | None = None) -> int:
 
 @functools.cache
 def engine() -> Engine:
-    """The server's engine, set up on first use: the backbone loaded, the precision and costs measured."""
+    """The server's engine, set up on first use: the backbone and the draft network loaded, the precision and
+    costs measured."""
     device = resolve_device(os.environ.get("NST_DEVICE", "auto"))
     backbone = load_backbone()
     backbone.net.to(device)
+    warm_drafts()
     if os.environ.get("SPACES_ZERO_GPU") and device.type == "cuda":
         return Engine(device, backbone, "bf16", GPU_PRIOR, 1.0)
     base = PRESETS["default"].replace(precision="float32")

@@ -118,7 +118,9 @@ def test_empty_pictures_leave_the_estimates_blank_not_a_traceback(app_module):
 
     assert printing.print_estimate(None, "tee", "", 20, None, "photo") == "Choose a photo first."
     assert "on this server" in printing.print_estimate(str(ASSETS / "chelsea.png"), "tee", "", 20, None, None)
-    assert "on this server" in painting.estimate_line(None, 64, 10, True, "photo", "lbfgs", "draft")
+    assert painting.estimate_line(None, 64, 10, True, "photo", "lbfgs", "draft") == ""  # no photo, no estimate
+    assert "on this server" in painting.estimate_line(str(ASSETS / "chelsea.png"), 64, 10, True, "photo", "lbfgs",
+                                                      "draft")
     assert controls.PictureUpload(type="filepath").preprocess(ImageData(path=None, url=None)) is None
     with pytest.raises(Exception, match="Please give both a photo and a painting"):
         next(painting.paint(None, None))

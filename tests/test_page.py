@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import time
@@ -151,13 +152,14 @@ def test_a_page_whose_server_stops_answering_says_so_within_seconds(page):
     page.locator("#print-id textarea, #print-id input").first.fill("abc123def0")
     page.route("**/gradio_api/app_id", lambda route: route.abort())  # as if the server were gone
     try:
-        page.get_by_text("The server stopped answering").wait_for(timeout=10_000)
+        page.locator("#offline").get_by_text("The server stopped answering").wait_for(timeout=10_000)
         assert "abc123def0" in page.locator("#offline").inner_text()  # the print id to fetch it later
         page.screenshot(path=str(ARTIFACTS / "page_server_gone.png"))
     finally:
         page.unroute("**/gradio_api/app_id")
     page.wait_for_function("!document.querySelector('#offline').innerText.includes('stopped answering')",
                            timeout=10_000)
+    assert "Not painting" not in page.locator("#status").inner_text()  # the line as it was, once it answers
     page.locator("#print-id textarea, #print-id input").first.fill("")
 
 
@@ -393,29 +395,25 @@ def own_server(tmp_path):
 
 
 @pytest.mark.parametrize("signal", ["SIGTERM", "SIGKILL"])
-def test_a_page_whose_server_process_is_killed_while_painting_says_so(own_server, signal):
+def test_a_page_whose_server_process_is_killed_while_painting_says_so(page, own_server, signal):
     import os
     import signal as signals
 
     url, server = own_server
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(url)
-        page.wait_for_function("document.querySelector('#estimate')?.innerText.includes('on this server')",
-                               timeout=60_000)
-        page.click("#run")  # the machine's default picture: minutes on a CPU
-        page.wait_for_function("document.querySelector('#status').innerText.includes('%')", timeout=60_000)
+    with fresh_page(page, url) as fresh:
+        fresh.wait_for_function("document.querySelector('#estimate')?.innerText.includes('on this server')",
+                                timeout=60_000)
+        fresh.click("#run")  # the machine's default picture: minutes on a CPU
+        fresh.wait_for_function("document.querySelector('#status').innerText.includes('%')", timeout=120_000)
         os.kill(server.pid, getattr(signals, signal))
         killed = time.monotonic()
-        page.get_by_text("The server stopped answering").wait_for(timeout=5_000)
-        page.wait_for_function("document.querySelector('#status').innerText.includes('Not painting')",
-                               timeout=max(100, 5_000 - 1000 * (time.monotonic() - killed)))
+        fresh.locator("#offline").get_by_text("The server stopped answering").wait_for(timeout=5_000)
+        fresh.wait_for_function("document.querySelector('#status').innerText.includes('Not painting')",
+                                timeout=max(100, 5_000 - 1000 * (time.monotonic() - killed)))
         assert time.monotonic() - killed < 5.5
-        status = page.locator("#status").inner_text()
+        status = fresh.locator("#status").inner_text()
         assert "%" not in status and "left" not in status, status  # nothing claims to paint any more
-        page.screenshot(path=str(ARTIFACTS / f"page_server_killed_{signal}.png"))
-        browser.close()
+        fresh.screenshot(path=str(ARTIFACTS / f"page_server_killed_{signal}.png"))
 
 
 def _thumbnails(page) -> list[dict]:
@@ -431,12 +429,21 @@ def _thumbnails(page) -> list[dict]:
     })""")
 
 
+@contextlib.contextmanager
+def fresh_page(page, url: str, width: int = 1366, height: int = 768):
+    """A page of its own (none of the other tests' settings) at `url`, its controls loaded; closed after."""
+    fresh = page.context.browser.new_page(viewport={"width": width, "height": height})
+    try:
+        fresh.goto(url)
+        fresh.wait_for_selector("#run", timeout=60_000)
+        yield fresh
+    finally:
+        fresh.close()
+
+
 def test_the_looks_are_large_enough_to_choose_from_on_a_laptop_and_a_phone(page, app_server):
     ARTIFACTS.mkdir(exist_ok=True)
-    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
-    try:
-        fresh.goto(app_server)
-        fresh.wait_for_selector("#run", timeout=60_000)
+    with fresh_page(page, app_server) as fresh:
         tiles = _thumbnails(fresh)
         assert len(tiles) >= 5
         for tile in tiles:
@@ -452,15 +459,10 @@ def test_the_looks_are_large_enough_to_choose_from_on_a_laptop_and_a_phone(page,
         assert all(tile["tile"]["x"] >= 0 and tile["tile"]["x"] + tile["tile"]["w"] <= 390 for tile in tiles)
         fresh.locator("#looks").scroll_into_view_if_needed()
         fresh.screenshot(path=str(ARTIFACTS / "page_looks_phone.png"))
-    finally:
-        fresh.close()
 
 
 def test_on_a_phone_paint_brings_the_line_and_the_picture_into_sight(page, app_server):
-    fresh = page.context.browser.new_page(viewport={"width": 390, "height": 844})
-    try:
-        fresh.goto(app_server)
-        fresh.wait_for_selector("#run", timeout=60_000)
+    with fresh_page(page, app_server, 390, 844) as fresh:
         _tiny_run(fresh)
         fresh.locator("#run").scroll_into_view_if_needed()
         assert fresh.locator("#status").bounding_box()["y"] > 844  # far below Paint before
@@ -470,8 +472,6 @@ def test_on_a_phone_paint_brings_the_line_and_the_picture_into_sight(page, app_s
         assert 0 <= status["y"] and status["y"] + 20 <= 844, status  # the line and the picture above it, in sight
         fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
         fresh.screenshot(path=str(ARTIFACTS / "page_painted_phone.png"))
-    finally:
-        fresh.close()
 
 
 def test_a_photo_too_small_to_paint_is_refused_in_words_and_the_box_emptied(page, app_server, tmp_path):
@@ -479,29 +479,23 @@ def test_a_photo_too_small_to_paint_is_refused_in_words_and_the_box_emptied(page
     Image.new("RGB", (1, 1), "orange").save(tiny)
     notes = tmp_path / "holiday.jpg"
     notes.write_text("not a picture at all")
-    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
-    try:
-        fresh.goto(app_server)
-        fresh.wait_for_selector("#run", timeout=60_000)
+    with fresh_page(page, app_server) as fresh:
         for bad, words in ((tiny, "at least 16 pixels"), (notes, "not an image")):
             fresh.locator("#content input[type=file]").set_input_files(str(bad))
             fresh.locator(".toast-body").filter(has_text=words).first.wait_for(timeout=30_000)
             message = fresh.locator(".toast-body").filter(has_text=words).first.inner_text()
             assert "Pillow" not in message and "/" not in message, message
             fresh.wait_for_function("!document.querySelector('#content img')", timeout=10_000)  # the box emptied
-            assert fresh.locator("#estimate").inner_text().strip() == ""  # no estimate for a photo that is gone
+            # No estimate for a photo that is gone.
+            fresh.wait_for_function("!document.querySelector('#estimate').innerText.includes('Takes')",
+                                    timeout=10_000)
         fresh.locator("#content input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))
         fresh.wait_for_function("document.querySelector('#content img')?.src.includes('astronaut')", timeout=30_000)
         fresh.wait_for_function("document.querySelectorAll('.toast-body').length === 0", timeout=10_000)
-    finally:
-        fresh.close()
 
 
 def test_the_region_brushes_are_chosen_by_name(page, app_server):
-    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
-    try:
-        fresh.goto(app_server)
-        fresh.wait_for_selector("#run", timeout=60_000)
+    with fresh_page(page, app_server) as fresh:
         _tiny_run(fresh)
         fresh.locator("#regions-section").get_by_text("Regions:").first.click()
         labels = fresh.locator("#brush-choice label").all_inner_texts()
@@ -523,8 +517,6 @@ def test_the_region_brushes_are_chosen_by_name(page, app_server):
         fresh.mouse.up()
         fresh.click("#run")  # red strokes ask for a second painting, which there is not: said so
         fresh.get_by_text("use the second painting (red)").first.wait_for(timeout=30_000)
-    finally:
-        fresh.close()
 
 
 def _sheet_bytes(page) -> bytes:
@@ -539,34 +531,27 @@ def _sheet_bytes(page) -> bytes:
 
 
 def test_the_design_on_the_page_owns_its_sheet_after_two_runs(page, app_server):
-    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
-    try:
-        fresh.goto(app_server)
-        fresh.wait_for_selector("#run", timeout=60_000)
+    with fresh_page(page, app_server) as fresh:
         _tiny_run(fresh)
         fresh.click("#run")
         fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
-        first = _sheet_bytes(fresh)
+        first, design = _sheet_bytes(fresh), result_src(fresh)
         fresh.locator("#style input[type=file]").set_input_files(str(ASSETS / "the_scream.jpg"))
         fresh.wait_for_function("document.querySelector('#style img')?.src.includes('the_scream')", timeout=30_000)
         fresh.click("#run")
         fresh.locator("#sheet").wait_for(state="hidden", timeout=10_000)  # the first design's sheet goes
-        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        fresh.wait_for_function(f"document.querySelector('#result img')?.src !== {design!r} && "
+                                "document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
         second = _sheet_bytes(fresh)
         assert second != first
         fresh.locator("#content input[type=file]").set_input_files(str(ASSETS / "astronaut.png"))  # a new photo
         fresh.wait_for_function("document.querySelector('#content img')?.src.includes('astronaut')", timeout=30_000)
         time.sleep(2)
         assert _sheet_bytes(fresh) == second  # still the sheet of the design on the page, not the new photo's
-    finally:
-        fresh.close()
 
 
 def test_a_print_has_its_own_cancel_and_the_main_line_follows_it(page, app_server):
-    fresh = page.context.browser.new_page(viewport={"width": 1366, "height": 768})
-    try:
-        fresh.goto(app_server)
-        fresh.wait_for_selector("#run", timeout=60_000)
+    with fresh_page(page, app_server) as fresh:
         _tiny_run(fresh)
         fresh.locator("#print").get_by_text("Print: the design above").first.click()
         fresh.locator("#render").click()  # a tee from the photo: minutes, long enough to cancel
@@ -577,5 +562,3 @@ def test_a_print_has_its_own_cancel_and_the_main_line_follows_it(page, app_serve
                                 timeout=60_000)
         fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('The print was stopped')",
                                 timeout=30_000)
-    finally:
-        fresh.close()
