@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from .colour import broad_brightness
+
 STYLE_UNIT = 1e-5  # beta 1e6 -> relative style weight 10 against relative content weight alpha 1
 TONE_UNIT = 0.01  # a broad brightness off by 0.1 everywhere costs as much as a content error of 100 %
 
@@ -65,11 +67,12 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return relative_error(features, target)
 
 
-def tone_loss(brightness: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of the broad brightness (colour.broad_brightness) against the photo's, in
-    TONE_UNIT: (B, 1, H, W) -> (B,). Not in the paper: relu4_2 barely answers in flat areas, so without it a
-    night sky drafted or painted pale stays pale; this term holds the photo's light and dark, not its strokes."""
-    return (brightness.float() - target.float()).square().mean((1, 2, 3)) / TONE_UNIT
+def tone_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of the picture's broad brightness (colour.broad_brightness) against the photo's
+    `target`, in TONE_UNIT: (B, 3, H, W) and (B, 1, H, W) -> (B,). Not in the paper: relu4_2 barely answers in
+    flat areas, so without it a night sky drafted or painted pale stays pale; this term holds the photo's light
+    and dark, not its strokes."""
+    return (broad_brightness(image).float() - target.float()).square().mean((1, 2, 3)) / TONE_UNIT
 
 
 def style_loss(grams: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],

@@ -138,7 +138,7 @@ def objective_terms(net: FeatureNet | TunedNet, image: torch.Tensor, targets: Ta
         grams = {name: losses.guided_gram(features[name], targets.guides[name]) for name in config.style_layers}
     content = losses.content_loss(features[config.content_layer], targets.content)
     if targets.tone is not None:
-        content = content + config.tone_weight * losses.tone_loss(colour.broad_brightness(image), targets.tone)
+        content = content + config.tone_weight * losses.tone_loss(image, targets.tone)
     terms = {
         "content": config.content_weight * content,
         "style": config.style_weight * losses.STYLE_UNIT * losses.style_loss(grams, targets.grams, config.layer_weights),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import colour, losses
+from . import losses
 from .backbone import CONVS_PER_BLOCK, FeatureNet
 from .config import StyleConfig
 
@@ -153,8 +153,7 @@ def tiled_backward(net: FeatureNet, image: torch.Tensor, content_target: torch.T
         content = content + tile_content.detach()
 
     if tone_target is not None:
-        tone = config.content_weight * config.tone_weight * losses.tone_loss(colour.broad_brightness(image),
-                                                                             tone_target).sum()
+        tone = config.content_weight * config.tone_weight * losses.tone_loss(image, tone_target).sum()
         tone.backward()
         content = content + tone.detach()
     tv = config.tv_weight * losses.tv_loss(image).sum()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import gradio as gr
 import numpy as np
 from PIL import Image
 
@@ -35,18 +36,14 @@ CHOICE_CSS = " ".join(f"#brush-choice label:nth-of-type({index}) span::before {{
                       for index, (_, shown, _) in enumerate(BRUSHES, start=1))
 
 
-def brush_for(choice: str):
+def brush_for(choice: str) -> gr.ImageEditor:
     """The editor's brush for the named choice ("leave out", "keep the photo as it is"...): that brush's colour."""
-    import gradio as gr
-
     colour = next((shown for words, shown, _ in BRUSHES if words == choice), BRUSHES[0][1])
     return gr.ImageEditor(brush=editor_brush(colour))
 
 
-def editor_brush(colour: str = BRUSHES[0][1]):
+def editor_brush(colour: str = BRUSHES[0][1]) -> gr.Brush:
     """The editor's brush: every brush's colour on its menu, `colour` in hand."""
-    import gradio as gr
-
     return gr.Brush(colors=[(shown, STROKE_OPACITY) for _, shown, _ in BRUSHES], default_color=(colour, STROKE_OPACITY),
                     color_mode="fixed")
 
