@@ -498,6 +498,8 @@ def test_the_region_brushes_are_chosen_by_name(page, app_server):
     with fresh_page(page, app_server) as fresh:
         _tiny_run(fresh)
         fresh.locator("#regions-section").get_by_text("Regions:").first.click()
+        fresh.locator("#brush-choice label").nth(3).wait_for(timeout=30_000)  # the section's contents laid out
+        time.sleep(0.5)
         labels = fresh.locator("#brush-choice label").all_inner_texts()
         assert [label.strip("■ \n") for label in labels] == ["leave out", "keep the photo as it is",
                                                              "the second painting", "the painting"]
