@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 from pathlib import Path
@@ -20,15 +21,15 @@ from nst_core.printing import FINAL_STEPS
 from studio import room
 from studio.comparison import live_view
 from studio.design import before_after_of, painted_from, painting_from, sheet_of
-from studio.controls import (CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, SHAPES, PictureUpload, Slider,
-                             apply_preset, checked_upload)
+from studio.controls import (CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, PRINT_INPUTS, SHAPES, PictureUpload,
+                             Slider, apply_preset, checked_upload)
 from studio.costs import in_words, plan
-from studio.drafts import chosen, drafts, title
+from studio.drafts import chosen, drafts, for_assistants, title
 from studio.executors import RayCluster
 from studio.film import make_animation, make_film
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
 from studio.printing import (REOPENED, cancel_print_job, fetch_print, open_print, print_area_preview, print_ended,
-                             print_estimate, render_print)
+                             print_estimate, print_times, render_print)
 from studio.room import GATE
 from studio.regions import CHOICE_CSS, CHOICES, LEGEND, brush_for, editor_brush, editor_photo, region_file
 from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
@@ -99,15 +100,9 @@ INTO_VIEW = """() => { if (window.innerWidth < 800) {
   document.querySelector('#views')?.scrollIntoView({behavior: 'instant', block: 'start'}); } }"""
 
 
-def try_paintings(content: str | None, painting: str | None = None) -> list[tuple]:
-    """The photo drafted in each example painting and in `painting` (an upload), as (picture, name) pairs:
-    a quick look at which painting suits the photo, in a second or two on a 2-core CPU, as pictures 256 px
-    on their longest side (on this server, by URL).
-
-    Args:
-        content: the photo: an image, as an http(s) URL on a public address or a data URI (data:image/png;base64,…)
-        painting: a painting of your own to draft the photo in too, or none: an image, as for the photo
-    """
+def looks(content: str | None, painting: str | None = None) -> list[tuple]:
+    """The page's looks: the photo drafted in each example painting and in `painting` (an upload), as (picture,
+    name) pairs, 256 px on their longest side."""
     return drafts(content, painting, EXAMPLE_PAINTINGS)
 
 
@@ -124,12 +119,18 @@ def fit_to_machine(page: gr.Blocks) -> None:
     found = {block.elem_id: block for block in page.blocks.values() if getattr(block, "elem_id", None)}
     for control in CONTROLS:
         found[f"control-{control.name}"].value = control.from_config(getattr(default, control.field))
+    for function in page.fns.values():  # how long a print takes here, where a caller chooses its size
+        if function.api_name == "print":
+            what = inspect.getdoc(function.fn).split("\n\n")[0].replace("\n", " ")  # its times, then its Args
+            function.api_description = f"{what} {print_times()}"
 
 
 def open_page(request: gr.Request):
-    """On opening the page: this machine's default settings, and a print job named in the link (`?print=ID`)."""
+    """On opening the page: an example photo and painting to start from, this machine's default settings, and
+    a print job named in the link (`?print=ID`). The boxes start empty in the page's build, so that the API
+    asks for a photo and a painting instead of offering an example of its own."""
     wanted = (getattr(request, "query_params", None) or {}).get("print", "")
-    return [*apply_preset("default"), engine().words, wanted]
+    return [str(ASSETS / PHOTOS[0]), str(ASSETS / PAINTINGS[0]), *apply_preset("default"), engine().words, wanted]
 
 
 def build_demo() -> gr.Blocks:
@@ -141,9 +142,9 @@ def build_demo() -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 with gr.Row():
-                    content = PictureUpload(str(ASSETS / PHOTOS[0]), type="filepath", label="Photo",
+                    content = PictureUpload(None, type="filepath", label="Photo",
                                             sources=["upload", "clipboard"], height=190, elem_id="content")
-                    style = PictureUpload(str(ASSETS / PAINTINGS[0]), type="filepath", label="Painting",
+                    style = PictureUpload(None, type="filepath", label="Painting",
                                           sources=["upload", "clipboard"], height=190, elem_id="style")
                 photos = gr.Gallery([str(ASSETS / name) for name in PHOTOS], label="Example photos",
                                     columns=3, height=84, allow_preview=False, buttons=[], elem_id="photos")
@@ -187,7 +188,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Tabs(selected="looks", elem_id="views") as views:
                     # The looks, large, before the first run; after it, one click away beside the design.
                     with gr.Tab("Your photo in each painting", id="looks", elem_id="looks-tab"):
-                        looks = gr.Gallery([(str(ASSETS / name), title(name)) for name in PAINTINGS],
+                        gallery = gr.Gallery([(str(ASSETS / name), title(name)) for name in PAINTINGS],
                                            label="Click one to paint it", show_label=False, columns=3, height=430,
                                            object_fit="contain", allow_preview=False, buttons=[], elem_id="looks")
                     with gr.Tab("Your design", id="design", render_children=True, elem_id="design-tab"):
@@ -225,7 +226,7 @@ def build_demo() -> gr.Blocks:
                                 "file and shows it on a tee and a mug. It goes on if you close the page: "
                                 "keep its id to fetch it later.")
                     with gr.Row():
-                        print_name = gr.Dropdown([*PRINT_PRESETS, "custom"], value="tee", label="Print size",
+                        print_name = gr.Dropdown([*PRINT_PRESETS, "custom"], value=PRINT_INPUTS["print_name"], label="Print size",
                                                  info=" · ".join(f"{n} {w}×{h}" for n, (w, h) in PRINT_PRESETS.items()))
                         custom_size = gr.Textbox("2000x2000", label="Custom size (W×H px)", visible=False)
                     with gr.Row():
@@ -306,7 +307,7 @@ def build_demo() -> gr.Blocks:
                      "inputs": [content, style, second_style, regions, shape, blend, *controls]}
         adopting = {"fn": painted_from, "inputs": pending, "outputs": made_from, **ui_only}
         run.click(**fresh)
-        for event in (run.click, looks.select):  # on a phone, the place in line and the picture come into sight
+        for event in (run.click, gallery.select):  # on a phone, the place in line and the picture come into sight
             event(None, None, None, js=INTO_VIEW)
         painted = run.click(**strokes).then(**recording).then(api_name="paint", **painting)
         painted.success(**adopting).then(**comparing)
@@ -314,9 +315,13 @@ def build_demo() -> gr.Blocks:
         painted.then(**placing)
         # Try paintings: the photo drafted in each painting, refreshed with the photo or an upload, in a small
         # group of its own so that drafts never wait behind live runs; a click paints that painting.
-        drafting = {"fn": try_paintings, "inputs": [content, uploaded], "outputs": looks, "concurrency_limit": 2,
+        drafting = {"fn": looks, "inputs": [content, uploaded], "outputs": gallery, "concurrency_limit": 2,
                     "concurrency_id": "drafts", "show_progress": "minimal"}
-        content.change(api_name="drafts", **drafting)
+        content.change(api_name="drafts", api_visibility="undocumented", **drafting)  # the gallery's own records
+        # For the API and assistants: the same looks as a short text with each picture's URL under its name.
+        asked, looks_text = gr.Button(visible=False), gr.Markdown(visible=False)
+        asked.click(for_assistants(EXAMPLE_PAINTINGS, looks_text), [content, uploaded], looks_text,
+                    api_name="try_paintings", concurrency_limit=2, concurrency_id="drafts")
         # An upload that cannot be painted is refused in words and its box emptied; a good one clears old messages.
         dismiss = "(path) => { document.querySelectorAll('.toast-close').forEach(close => close.click()); return path }"
         told = {"api_visibility": "private", "concurrency_limit": None}  # queued: a warning reaches the page so
@@ -324,8 +329,8 @@ def build_demo() -> gr.Blocks:
         style.upload(lambda path: checked_upload(path, "painting"), style, style, js=dismiss, **told).then(
             lambda path: path or gr.skip(), style, uploaded, **ui_only)
         uploaded.change(api_visibility="private", **drafting)
-        looks.select(**fresh)
-        looks.select(choose_painting, uploaded, style, **ui_only).then(
+        gallery.select(**fresh)
+        gallery.select(choose_painting, uploaded, style, **ui_only).then(
             make_way, None, None, api_visibility="private", concurrency_limit=None).then(**strokes).then(
             **recording).then(api_visibility="private", **painting).success(**adopting).then(**comparing)
         aside = {"api_visibility": "private", "concurrency_limit": 2, "concurrency_id": "drafts"}  # not behind runs
@@ -352,8 +357,8 @@ def build_demo() -> gr.Blocks:
                     "custom_size": custom_size, "final_steps": final_steps, "colours": colours,
                     "transparent": transparent, "sixteen_bits": sixteen_bits, "fit": fit,
                     "print_section": print_section, "status": progress_line}
-        opened = demo.load(open_page, None, [*controls, about_line, print_id], **ui_only)
-        opened.then(estimate_line, timing, estimate, **ui_only).then(api_visibility="private", **drafting)
+        opened = demo.load(open_page, None, [content, style, *controls, about_line, print_id], **ui_only)
+        opened.then(estimate_line, timing, estimate, **ui_only)  # the photo's change event drafts its looks
         opened.then(open_print, print_id, [*print_outputs, *(reopened[name] for name in REOPENED)],
                     api_visibility="private", concurrency_limit=None)  # watching a print holds up nobody else's page
         demo.load(None, None, None, js=SERVER_CHECK)  # in the browser: a page whose server is gone says so
@@ -375,6 +380,19 @@ def _pick(names: tuple[str, ...]):
 
 
 demo = build_demo()
+
+
+# gradio 6.31's MCP server appends to every tool that takes a picture advice to use `upload_file_to_gradio`,
+# which helps only a server with a public address; this server's tools say what works on it instead.
+PICTURE_ADVICE = (" Send each picture as an http(s) URL on a public address, or inline as a data URI "
+                  "(data:image/png;base64,...); a file path or an address on a private network is refused.")
+
+
+def advise_on_pictures() -> None:
+    """The MCP tools' advice on sending pictures, made true for this server (see PICTURE_ADVICE)."""
+    from gradio.mcp import GradioMCPServer
+
+    GradioMCPServer._file_data_tool_description = property(lambda server: PICTURE_ADVICE)
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -424,6 +442,7 @@ def main() -> None:
     demo.queue(max_size=2 * (args.queue_size + slots), default_concurrency_limit=1)
     fit_to_machine(demo)
     if args.mcp:
+        advise_on_pictures()
         log.info("MCP server on: assistants connect to this server's %s (streamable HTTP)", MCP_PATH)
     demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)),
                 mcp_server=args.mcp)

@@ -149,7 +149,8 @@ NAMES = tuple(control.name for control in CONTROLS)
 # Inputs that are not a preset's recipe, with the values an API call that leaves them out gets.
 EXTRAS = {"blend": 0.5, "second_style": None, "quick_start": True, "shape": "photo",
           "regions": None}  # a region image in the colour code of nst_core/regions.py; None: the whole photo painted
-PRINT_INPUTS = {"print_name": "tee", "custom_size": "2000x2000", "final_steps": FINAL_STEPS, "colours": 0,
+PRINT_INPUTS = {"print_name": "sticker",  # the smallest: minutes, not an hour, when a call leaves it out
+                 "custom_size": "2000x2000", "final_steps": FINAL_STEPS, "colours": 0,
                 "transparent": False, "sixteen_bits": False, "approved": None, "fit": "fit"}
 OPTIONAL = EXTRAS | PRINT_INPUTS
 # How an API call or an MCP client passes a picture (gradio downloads a URL only from a public address).

@@ -7,7 +7,7 @@ import gradio as gr
 from PIL import Image
 
 from nst_core import ImageError
-from nst_core.export import content_alpha, print_size
+from nst_core.export import PRINT_PRESETS, content_alpha, print_size
 from nst_core.images import crop_to_aspect, open_image
 from nst_core.memory import DoesNotFitError
 from nst_core.printing import Placement, design_mask, export_design, place_design, print_area, print_config
@@ -18,7 +18,7 @@ from .jobs import Job
 from .painting import HEARTBEAT, status
 from .regions import check_regions
 from .room import PRINTS, beside_a_print, execute, result_name, sharing
-from .server import engine
+from .server import TYPICAL_PHOTO, engine
 
 PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
 AREA_SIDE = 320  # the print area's picture: enough to see where the design lands, small enough for a phone
@@ -66,6 +66,16 @@ def print_estimate(content, print_name, custom_size, final_steps, approved, shap
             + _fitting(placement, aspect, fit, print_name))
 
 
+def print_times() -> str:
+    """How long each print size takes on this server from the photo, in a sentence for the API's callers."""
+    times = []
+    for name in PRINT_PRESETS:
+        config, *_ = _plan({**PRINT_INPUTS, "print_name": name}, engine().default, TYPICAL_PHOTO)
+        times.append(f"{name} {in_words(engine().countdown(config, TYPICAL_PHOTO).total)}")
+    return (f"On this server, from a {TYPICAL_PHOTO[0]}×{TYPICAL_PHOTO[1]} photo with nothing else painting: "
+            + ", ".join(times) + f" (print_name; {PRINT_INPUTS['print_name']} when left out).")
+
+
 def _fitting(placement: Placement, aspect: float, fit: str, name: str) -> str:
     """How a design of another shape than the print meets it, in words ("" when the shapes agree)."""
     fitted = place_design(aspect, placement.size, "fit", top_aligned=name == "tee")
@@ -107,11 +117,11 @@ def print_area_preview(picture, content, print_name, custom_size, fit, shape, tr
 def render_print(*values):
     """Render the approved picture at print size (coarse to fine from it, against the full-size photo) as a
     job that survives the page or the call, then its print file (PNG, or 16-bit TIFF) and tee and mug
-    mock-ups; streams (preview, status line, tee, mug, print file, job id) until the print ends.
+    mock-ups; streams (preview, status line, tee, mug, print file, job id) until the print ends. With its job
+    id, fetch_print gets the print for a day after it ends.
 
-    Takes minutes on a GPU and up to about an hour for a tee print on a 2-core CPU; with its job id,
-    fetch_print gets the print for a day after it ends. The job keeps copies of its uploads and its print
-    settings, for its link.
+    Takes minutes on a GPU and up to about an hour for a tee print on a 2-core CPU (the server that runs it
+    says how long each size takes there).
     """
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS), values))
     content, styles, base = _inputs(settings)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -78,23 +81,22 @@ def test_a_run_starts_from_a_draft_shown_first_and_counts_the_steps_asked_for(cl
     assert "done" in updates[-1][1]
 
 
-def test_the_drafts_endpoint_shows_the_photo_in_every_painting(client):
-    gallery = client.predict(content=handle_file(str(ASSETS / "astronaut.png")),
-                             painting=handle_file(str(ASSETS / "coffee.png")), api_name="/drafts")
+def test_the_pages_looks_show_the_photo_in_every_painting(client):
+    gallery = client.predict(handle_file(str(ASSETS / "astronaut.png")), handle_file(str(ASSETS / "coffee.png")),
+                             api_name="/drafts")  # the gallery's endpoint: undocumented, called by position
     captions = [item["caption"] for item in gallery]
     assert captions == ["Starry night", "The scream", "Shipwreck", "Wave", "Udnie", "Your painting (Coffee)"]
     pictures = [Image.open(item["image"]) for item in gallery]
     assert {picture.size for picture in pictures} == {(256, 256)}  # the astronaut is square
     assert len({picture.tobytes() for picture in pictures}) == 6  # six paintings, six looks
-    only_examples = client.predict(content=handle_file(str(ASSETS / "astronaut.png")), api_name="/drafts")
+    only_examples = client.predict(handle_file(str(ASSETS / "astronaut.png")), None, api_name="/drafts")
     assert len(only_examples) == 5
 
 
 def test_a_broken_painting_upload_leaves_the_examples_drafted(client, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture at all")
-    gallery = client.predict(content=handle_file(str(ASSETS / "chelsea.png")), painting=handle_file(str(broken)),
-                             api_name="/drafts")
+    gallery = client.predict(handle_file(str(ASSETS / "chelsea.png")), handle_file(str(broken)), api_name="/drafts")
     assert [item["caption"] for item in gallery] == ["Starry night", "The scream", "Shipwreck", "Wave", "Udnie"]
 
 
@@ -109,6 +111,27 @@ def test_the_apis_defaults_are_this_machines_default_picture(client):
         assert parameter["parameter_has_default"], control.name
         assert parameter["parameter_default"] == control.from_config(getattr(default, control.field)), control.name
     assert parameters["size"]["parameter_default"] == default.size and default.init == "draft"
+
+
+def test_the_api_asks_for_a_photo_and_a_painting_and_prints_a_sticker_unless_told(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    for name in ("/paint", "/print", "/try_paintings"):
+        parameters = {p["parameter_name"]: p for p in endpoints[name]["parameters"]}
+        assert not parameters["content"]["parameter_has_default"], name  # no example picture of gradio's own
+        if name != "/try_paintings":
+            assert not parameters["style"]["parameter_has_default"], name
+    printing = {p["parameter_name"]: p for p in endpoints["/print"]["parameters"]}
+    assert printing["print_name"]["parameter_default"] == "sticker"  # minutes, not the tee's hour
+    assert "sticker about" in endpoints["/print"]["description"] and "tee about" in endpoints["/print"]["description"]
+    assert "/drafts" not in endpoints  # the page's gallery records: callable, not offered
+
+
+def test_try_paintings_gives_each_look_by_name_with_its_url(client):
+    text = client.predict(handle_file(str(ASSETS / "astronaut.png")), None, api_name="/try_paintings")
+    looks = re.findall(r"!\[([^]]+)\]\((http[^)]+)\)", text)
+    assert [caption for caption, _ in looks] == ["Starry night", "The scream", "Shipwreck", "Wave", "Udnie"]
+    draft = Image.open(io.BytesIO(httpx.get(looks[1][1], timeout=30).content))
+    assert max(draft.size) == 256  # the look itself, served by this server
 
 
 def test_empty_pictures_leave_the_estimates_blank_not_a_traceback(app_module):
