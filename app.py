@@ -20,18 +20,18 @@ from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
 from studio import room
 from studio.comparison import live_view
-from studio.design import before_after_of, painted_from, painting_from, sheet_of
 from studio.controls import (CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, PRINT_INPUTS, SHAPES, PictureUpload,
                              Slider, apply_preset, checked_upload)
 from studio.costs import in_words, plan
+from studio.design import before_after_of, painted_from, painting_from, sheet_of
 from studio.drafts import chosen, drafts, for_assistants, title
 from studio.executors import RayCluster
 from studio.film import make_animation, make_film
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
 from studio.printing import (REOPENED, cancel_print_job, fetch_print, open_print, print_area_preview, print_ended,
                              print_estimate, print_times, render_print)
-from studio.room import GATE
 from studio.regions import CHOICE_CSS, CHOICES, LEGEND, brush_for, editor_brush, editor_photo, region_file
+from studio.room import GATE
 from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
 from studio.workshop import Workshop
 
