@@ -44,6 +44,8 @@ class Job:
     settings: dict = field(default_factory=dict)  # the print's own settings (size, fit...), as the page had them
     uploads: dict[str, list[str]] = field(default_factory=dict)  # "content", "styles"... -> copies in `folder`
     took: float | None = None  # seconds it painted, once done
+    scales: list = field(default_factory=list)  # what it paints, as studio.costs.Scale fields, for later estimates
+    slower: float = 1.0  # how much slower than the cost model alone it was expected to go (regions, live runs)
     cancelled: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)  # set on every update, for watchers
 
@@ -63,12 +65,14 @@ class Job:
         """A job as its record `saved` (job.json in `folder`) describes it."""
         return cls(folder.name, folder, saved.get("title", "print"), saved.get("estimate", 0),
                    saved.get("state", "waiting"), saved.get("message", ""), files=saved.get("files", {}),
-                   settings=saved.get("settings", {}), uploads=saved.get("uploads", {}), took=saved.get("took"))
+                   settings=saved.get("settings", {}), uploads=saved.get("uploads", {}), took=saved.get("took"),
+                   scales=saved.get("scales", []), slower=saved.get("slower", 1.0))
 
     def save(self) -> None:
         record = {"id": self.id, "title": self.title, "state": self.state, "message": self.message,
                   "files": self.files, "estimate": self.estimate, "settings": self.settings,
-                  "uploads": self.uploads, "took": self.took, "saved": time.time()}
+                  "uploads": self.uploads, "took": self.took, "scales": self.scales, "slower": self.slower,
+                  "saved": time.time()}
         temporary = self.folder / "job.json.part"
         temporary.write_text(json.dumps(record))
         temporary.replace(self.folder / "job.json")  # atomic: a crash never leaves half a record
@@ -90,13 +94,15 @@ class PrintJobs:
         threading.Thread(target=self._serve, name="nst-prints", daemon=True).start()
 
     def start(self, title: str, estimate: float, work: Work, countdown=None, settings: dict | None = None,
-              uploads: dict[str, str | list[str] | None] | None = None) -> Job:
+              uploads: dict[str, str | list[str] | None] | None = None, scales: list | None = None,
+              slower: float = 1.0) -> Job:
         """A new job, queued behind the prints before it; `countdown` (studio.costs.Countdown) says how far it
         is. Its `settings` (JSON values) are recorded and its `uploads` (name -> file path or paths) copied into
         its folder, before it can start, so that it can be shown again as it was asked for."""
         self.prune()
         job_id = uuid.uuid4().hex[:10]
-        job = Job(job_id, self.root / job_id, title, estimate, countdown=countdown, settings=dict(settings or {}))
+        job = Job(job_id, self.root / job_id, title, estimate, countdown=countdown, settings=dict(settings or {}),
+                  scales=list(scales or []), slower=slower)
         job.folder.mkdir(parents=True)
         for name, paths in (uploads or {}).items():
             paths = [paths] if isinstance(paths, (str, Path)) else [path for path in paths or () if path]
@@ -111,6 +117,12 @@ class PrintJobs:
         """The job painting now, if any."""
         with self._lock:
             return next((job for job in self._jobs.values() if job.state == "painting"), None)
+
+    def finished(self, count: int) -> list[Job]:
+        """The newest `count` prints that were painted to the end, with how long they took and what they painted."""
+        with self._lock:
+            done = [job for job in self._jobs.values() if job.state == "done" and job.took and job.scales]
+        return done[-count:]
 
     def get(self, job_id: str) -> Job | None:
         """The job with this id, from memory or, after a restart, from its folder; None if unknown or pruned."""
@@ -148,15 +160,18 @@ class PrintJobs:
                 continue
 
     def _recover(self) -> None:
-        """Jobs that were waiting or painting when the server stopped: lost, and their records say so."""
+        """The jobs of an earlier start, oldest first (their times teach the estimates); those that were waiting
+        or painting when the server stopped are lost, and their records say so."""
+        records = []
         for record in self.root.glob("*/job.json"):
             try:
-                saved = json.loads(record.read_text())
+                records.append((record, json.loads(record.read_text())))
             except (OSError, ValueError):
                 continue
+        for record, saved in sorted(records, key=lambda pair: pair[1].get("saved", 0)):
+            job = self._jobs[record.parent.name] = Job.load(record.parent, saved)
             if saved.get("state") not in ENDED:  # its settings and uploads stay, for the page to show again
-                self._end(Job.load(record.parent, saved), "lost",
-                          "the server restarted while this print was painting: please render it again")
+                self._end(job, "lost", "the server restarted while this print was painting: please render it again")
 
     def _serve(self) -> None:
         while True:

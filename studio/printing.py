@@ -3,6 +3,9 @@ watchers, fetching a print by its id, and reopening one by its link as it was as
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
+
 import gradio as gr
 from PIL import Image
 
@@ -13,7 +16,7 @@ from nst_core.memory import DoesNotFitError
 from nst_core.printing import Placement, design_mask, export_design, place_design, print_area, print_config
 
 from .controls import EXTRAS, NAMES, PRINT_INPUTS, SHAPES, StyleConfig, _inputs, _readable, refusal, taking
-from .costs import in_words
+from .costs import Scale, in_words
 from .jobs import Job
 from .painting import HEARTBEAT, status
 from .regions import check_regions
@@ -46,6 +49,21 @@ def _plan(values: dict, base: StyleConfig, photo: tuple[int, int]) -> tuple[Styl
     return config, approved, placement, aspect
 
 
+CORRECTED_BY = 5  # the newest prints painted here whose times correct the next print's estimate
+
+
+def print_seconds(config: StyleConfig, photo: tuple[int, int]) -> tuple[float, list]:
+    """Seconds a print of `config` takes alone on this server, and its scales: the cost model's estimate, times
+    how far the newest finished prints took from the model's estimate of them now (setting up and writing a
+    print file cost what the model of live runs does not see), alone (a print beside live runs counts at
+    the pace it was expected to share)."""
+    countdown = engine().countdown(config, photo)
+    ratios = [job.took / job.slower / engine().costs.run([Scale(*scale) for scale in job.scales])
+              for job in PRINTS.finished(CORRECTED_BY)]
+    factor = min(3.0, max(1 / 3, statistics.median(ratios))) if ratios else 1.0
+    return countdown.total * factor, [list(dataclasses.astuple(scale)) for scale in countdown.scales]
+
+
 def print_estimate(content, print_name, custom_size, final_steps, approved, shape, fit="fit") -> str:
     """Before Render print: how long it will take, from the approved picture or from the photo, and how the
     design meets the print area when their shapes differ."""
@@ -57,7 +75,7 @@ def print_estimate(content, print_name, custom_size, final_steps, approved, shap
         photo = open_image(content).size
         config, _, placement, aspect = _plan(values, engine().default.replace(aspect=SHAPES[shape or "photo"][1]),
                                              photo)
-        seconds = engine().countdown(config, photo).total
+        seconds, _ = print_seconds(config, photo)
     except (ValueError, TypeError, ImageError, KeyError):
         return ""
     start = "refining the picture above" if approved else "painting from the photo (no approved picture yet)"
@@ -71,7 +89,7 @@ def print_times() -> str:
     times = []
     for name in PRINT_PRESETS:
         config, *_ = _plan({**PRINT_INPUTS, "print_name": name}, engine().default, TYPICAL_PHOTO)
-        times.append(f"{name} {in_words(engine().countdown(config, TYPICAL_PHOTO).total)}")
+        times.append(f"{name} {in_words(print_seconds(config, TYPICAL_PHOTO)[0])}")
     return (f"On this server, from a {TYPICAL_PHOTO[0]}×{TYPICAL_PHOTO[1]} photo with nothing else painting: "
             + ", ".join(times) + f" (print_name; {PRINT_INPUTS['print_name']} when left out).")
 
@@ -132,9 +150,9 @@ def render_print(*values):
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
     costlier = check_regions(settings["regions"], content, styles)
     countdown = engine().countdown(config, photo.size)
-    countdown.total *= costlier
+    alone, scales = print_seconds(config, photo.size)
     beside, _ = beside_a_print()
-    countdown.total = sharing(countdown.total, beside)
+    countdown.total = sharing(alone * costlier, beside)
     width, height = placement.size
 
     def work(job: Job):
@@ -154,7 +172,8 @@ def render_print(*values):
     job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work, countdown,
                        settings={name: settings.get(name, PRINT_INPUTS[name]) for name in KEPT},
                        uploads={"content": content, "styles": styles, "approved": settings.get("approved"),
-                                "regions": settings.get("regions")})
+                                "regions": settings.get("regions")},
+                       scales=scales, slower=countdown.total / alone)
     yield from watch(job)
 
 

@@ -4,8 +4,10 @@ set up once on first use (or in `main()`), never at import."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import torch
 
@@ -27,6 +29,9 @@ MIN_CPU_STEPS = 60  # from the draft start, fewer than this leave the strokes un
 # side chosen before is kept while its estimate is within this factor of the budget (and no larger side
 # fits by as much), so restarts keep the picture people get.
 DEFAULT_WOBBLE = 1.35
+# The steps, less visible than the side, give way sooner: a kept count below CPU_STEPS (a start on a busy machine,
+# or a slow one) goes up to CPU_STEPS once those fit the budget by more than a start's own spread.
+STEPS_WOBBLE = 1.15
 TYPICAL_PHOTO = (1200, 900)  # a landscape photo, for the estimate before any photo is chosen
 PREVIEW_SECONDS = 1.5  # a frame at least this often, whatever the size and device
 # Where the studio's runs start: the draft is on screen in half a second and the loop paints on from it, at or
@@ -36,6 +41,9 @@ START = "draft"
 # pace, which the first runs then correct.
 GPU_PRIOR = CostModel(overhead=0.004, per_megapixel=0.05)
 CUDA_CALIBRATION_STEPS = 20  # past the CUDA graph's warm-up and capture, which the first iterations pay
+
+_CHOOSING = threading.Lock()  # the default's choice, read by many page handlers at once
+log = logging.getLogger("tee-style-studio")
 
 
 def live_config(config: StyleConfig, quick_start: bool | None = True) -> StyleConfig:
@@ -58,22 +66,30 @@ class Engine:
         return Countdown(self.costs, plan(config, photo_size, self.backbone.arch, available_bytes(self.device)),
                          sketch=config.coarse_sketch)
 
-    @functools.cached_property
+    chosen: dict = field(default_factory=dict, repr=False)  # the CPU default's {"side", "steps"} now
+
+    @property
     def default(self) -> StyleConfig:
         """The default picture for this machine: the full default on a GPU, on a CPU the largest side whose
-        run fits CPU_BUDGET. Chosen once, from the start-up measurement, so it stays put while runs refine
-        the estimates, and remembered per machine, so a restart measured beside a busy neighbour keeps it
-        (`default_side`)."""
+        run fits CPU_BUDGET. Chosen from the cost model as it stands, which the runs correct as they paint
+        (`CostModel.learn`): a start measured beside a busy neighbour does not fix the session's default.
+        The choice stays put while the estimates are within DEFAULT_WOBBLE of it (`default_side`), and is
+        remembered per machine, so a restart keeps the picture people get."""
         base = PRESETS["default"].replace(precision=self.precision, preview_seconds=PREVIEW_SECONDS, init=START)
         if self.device.type != "cpu":
             return base
         configs = {side: base.replace(size=side, steps=CPU_STEPS) for side in CPU_SIDES}
         seconds = {side: self.countdown(live_config(config)).total for side, config in configs.items()}
         key = f"{machine_key()}-{self.backbone.arch}-{self.precision}-{CPU_STEPS}steps-{CPU_BUDGET:g}s-from384"
-        kept = remembered("defaults.json").get(key) or {}
-        side = default_side(seconds, kept.get("side"))
-        steps = default_steps(seconds[side], kept.get("steps") if kept.get("side") == side else None)
-        remember("defaults.json", key, {"side": side, "steps": steps})
+        with _CHOOSING:
+            kept = self.chosen or remembered("defaults.json").get(key) or {}
+            side = default_side(seconds, kept.get("side"))
+            steps = default_steps(seconds[side], kept.get("steps") if kept.get("side") == side else None)
+            if self.chosen != {"side": side, "steps": steps}:
+                if self.chosen:
+                    log.info("the default picture is now %d px, %d steps (the runs' pace)", side, steps)
+                self.chosen = {"side": side, "steps": steps}
+                remember("defaults.json", key, self.chosen)
         return configs[side].replace(steps=steps)
 
     @property
@@ -122,13 +138,13 @@ def default_steps(seconds: float, kept: int | None = None) -> int:
     """The default picture's iterations from its estimate at CPU_STEPS: all of them within CPU_BUDGET (and its
     wobble), else as many as fit SLOW_CPU_BUDGET, in tens, at least MIN_CPU_STEPS: a slow CPU spends its time
     on fewer iterations from the draft rather than on fewer pixels. `kept`, an earlier start's choice, stays
-    while the estimate at it is within DEFAULT_WOBBLE of its budget."""
+    while the estimate at it is within DEFAULT_WOBBLE of its budget and CPU_STEPS do not fit by STEPS_WOBBLE."""
     def fits(steps: int, wobble: float = 1.0) -> bool:
         budget = CPU_BUDGET if steps == CPU_STEPS else SLOW_CPU_BUDGET
         return seconds * steps / CPU_STEPS <= budget * wobble
 
     if kept is not None and MIN_CPU_STEPS <= kept <= CPU_STEPS and fits(kept, DEFAULT_WOBBLE) and not (
-            kept < CPU_STEPS and fits(CPU_STEPS, 1 / DEFAULT_WOBBLE)):
+            kept < CPU_STEPS and fits(CPU_STEPS, 1 / STEPS_WOBBLE)):
         return kept
     if fits(CPU_STEPS):
         return CPU_STEPS

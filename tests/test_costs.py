@@ -194,6 +194,29 @@ def test_a_slow_cpu_gets_fewer_steps_never_fewer_than_384_pixels(tiny_net, tmp_p
     assert start(20 * fits).default.steps == MIN_CPU_STEPS  # a very slow machine: still a finished picture
 
 
+def test_a_start_beside_a_busy_neighbour_is_corrected_by_the_runs_that_follow(tiny_net, tmp_path, monkeypatch):
+    from nst_core.backbone import Backbone
+    from studio.server import CPU_BUDGET, CPU_STEPS, Engine, live_config
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    backbone = Backbone(tiny_net, "local", "random")
+    probe = Engine(CPU, backbone, "float32", CostModel(overhead=0.0, per_megapixel=1.0), None)
+    fits = CPU_BUDGET / probe.countdown(live_config(probe.default.replace(size=384, steps=CPU_STEPS))).total
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machine"))
+    truth = 0.8 * fits  # the machine's pace when quiet: 384 px and every step fit the budget
+    busy = Engine(CPU, backbone, "float32", CostModel(overhead=0.0, per_megapixel=3 * truth), None)  # measured busy
+    assert busy.default.steps < CPU_STEPS
+    seen = []
+    for _ in range(10):  # runs at the quiet pace: each one's scale moves the model towards what it measured
+        scale = plan(busy.default, (1200, 900))[-1]
+        busy.costs.learn(scale, CostModel(overhead=0.0, per_megapixel=truth).iteration(scale))
+        seen.append(busy.default.steps)
+    assert seen[-1] == CPU_STEPS and busy.default.size == 384
+    assert seen == sorted(seen)  # it goes one way, no flicker
+    restarted = Engine(CPU, backbone, "float32", CostModel(overhead=0.0, per_megapixel=1.2 * truth), None)
+    assert restarted.default.steps == CPU_STEPS  # remembered, and within the wobble
+
+
 def test_a_run_beside_another_is_estimated_at_the_shared_pace(monkeypatch):
     from studio import room
     from studio.jobs import Job

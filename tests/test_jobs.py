@@ -6,6 +6,7 @@ import json
 import os
 import time
 
+import pytest
 import torch
 
 from nst_core import Losses, Step
@@ -110,3 +111,30 @@ def test_a_finished_print_says_how_long_it_took_beside_its_estimate(tmp_path):
     assert again.took == job.took
     line = next(_progress(again))[1]
     assert f"done** in {in_words(job.took, about=False)} (estimated about 1 min 40 s)" in line, line
+
+
+def test_the_prints_that_ran_correct_the_next_prints_estimate_across_a_restart(tmp_path, monkeypatch):
+    from nst_core import StyleConfig
+    from studio import printing
+    from studio.costs import CostModel
+    from studio.server import engine
+
+    monkeypatch.setattr(engine().costs, "overhead", 0.0)  # a model the test knows: 1 s per megapixel-iteration
+    monkeypatch.setattr(engine().costs, "per_megapixel", 1.0)
+    config = StyleConfig(size=64, steps=2, scales=(), scale_steps=())
+    monkeypatch.setattr(printing, "PRINTS", PrintJobs(tmp_path))
+    model, scales = printing.print_seconds(config, (64, 64))
+    assert model == CostModel(0.0, 1.0).run([printing.Scale(*scale) for scale in scales])  # no print ran yet
+
+    def ran(took: float, slower: float = 1.0):  # a print of these scales that took `took` seconds
+        job = wait_for(printing.PRINTS.start("sticker", model, painting(), scales=scales, slower=slower))
+        job.took = took
+        job.save()
+
+    ran(2 * model)
+    ran(3 * model, slower=1.5)  # it went beside live runs, expected 1.5x slower: 2x the model alone
+    assert printing.print_seconds(config, (64, 64))[0] == pytest.approx(2 * model)
+    monkeypatch.setattr(printing, "PRINTS", PrintJobs(tmp_path))  # the server restarted
+    assert printing.print_seconds(config, (64, 64))[0] == pytest.approx(2 * model)
+    ran(100 * model)  # a print stalled by something else counts, within reason
+    assert printing.print_seconds(config, (64, 64))[0] == pytest.approx(2 * model)  # the median of three
