@@ -18,7 +18,7 @@ import gradio as gr
 from nst_core import PRESETS
 from nst_core.export import PRINT_PRESETS
 from nst_core.printing import FINAL_STEPS
-from studio import room
+from studio import disk, room
 from studio.comparison import live_view
 from studio.controls import (CONTROLS, DEFAULTS, LR_FOR, NAMES, PRESET_WORDS, PRINT_INPUTS, SHAPES, PictureUpload,
                              Slider, apply_preset, checked_upload)
@@ -29,10 +29,14 @@ from studio.executors import RayCluster
 from studio.film import make_animation, make_film
 from studio.painting import TERMS, estimate_line, make_way, paint, refuse_second_paint, stop
 from studio.printing import (REOPENED, cancel_print_job, fetch_print, open_print, print_area_preview, print_ended,
-                             print_estimate, print_times, render_print)
+                             print_estimate, print_times, render_print, resume_print)
 from studio.regions import CHOICE_CSS, CHOICES, LEGEND, brush_for, editor_brush, editor_photo, region_file
 from studio.room import GATE
 from studio.server import PREVIEW_SECONDS, START, TYPICAL_PHOTO, engine, live_config
+from studio.store import NAME_LENGTH, data_folder
+from studio.wall import (WALL_CSS, WALL_SECONDS, is_facilitator, join_address, join_words, mark, open_room, owner_of,
+                         pause, print_starred, room_size, room_state, session_zip, share, take_back, wall)
+from studio.wall import key as wall_key
 from studio.workshop import Workshop
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -41,6 +45,7 @@ PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "wave.jpg", 
 EXAMPLE_PAINTINGS = [ASSETS / name for name in PAINTINGS]
 log = logging.getLogger("tee-style-studio")
 SERVER_CHECK_SECONDS = 2.0
+MAX_UPLOAD = "30mb"  # a photo from a phone or a camera is 2-15 MB; gradio refuses a larger upload before it lands
 MCP_PATH = "/gradio_api/mcp/"  # where gradio serves the MCP server (--mcp), under the page's own address
 # Started once in the browser when the page opens, on a timer of its own (gradio's event loop stalls once its
 # connection is lost): every SERVER_CHECK_SECONDS, is the server still there? A page whose server is gone says
@@ -133,10 +138,16 @@ def open_page(request: gr.Request):
     return [str(ASSETS / PHOTOS[0]), str(ASSETS / PAINTINGS[0]), *apply_preset("default"), engine().words, wanted]
 
 
+def keeping() -> tuple[int, int]:
+    """How often gradio clears its cache of uploads and results, and their age then: $NST_KEEP_HOURS (--keep-hours)."""
+    age = int(float(os.environ.get("NST_KEEP_HOURS", "1")) * 3600)
+    return min(age, 3600), age
+
+
 def build_demo() -> gr.Blocks:
     """The page: the photo, the painting, Paint and the picture at first sight; settings and print below."""
     shown = DEFAULTS.replace(preview_seconds=PREVIEW_SECONDS, init=START)  # until fit_to_machine
-    with gr.Blocks(title="Tee Style Studio", delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="Tee Style Studio", delete_cache=keeping()) as demo:
         gr.Markdown("## Tee Style Studio · paint a photo in the style of a painting, for tees, mugs and "
                     "stickers", elem_id="title")
         with gr.Row(equal_height=False):
@@ -214,6 +225,12 @@ def build_demo() -> gr.Blocks:
                     sheet = gr.DownloadButton("Download the design sheet", visible=False, size="sm", elem_id="sheet")
                     animation = gr.DownloadButton("Download the film for chat apps", visible=False, size="sm",
                                                   elem_id="animation")
+                with gr.Row(equal_height=True, elem_id="share-row"):  # the room's wall: only what a volunteer shares
+                    share_name = gr.Textbox("", label="Your name on the wall", placeholder="a first name or a nickname",
+                                            max_length=NAME_LENGTH, scale=2, elem_id="share-name")
+                    share_button = gr.Button("Share to the wall", scale=1, elem_id="share")
+                    take_back_button = gr.Button("Take it back", visible=False, scale=1, elem_id="take-back")
+                share_line = gr.Markdown("", elem_id="share-line")
                 with gr.Accordion("How it is going", open=False, elem_id="details"):
                     gr.Markdown("Lower is better · blue: how far from the painting's style · orange: how far "
                                 "from the photo", elem_id="plot-key")
@@ -362,7 +379,69 @@ def build_demo() -> gr.Blocks:
         opened.then(open_print, print_id, [*print_outputs, *(reopened[name] for name in REOPENED)],
                     api_visibility="private", concurrency_limit=None)  # watching a print holds up nobody else's page
         demo.load(None, None, None, js=SERVER_CHECK)  # in the browser: a page whose server is gone says so
+        # This browser's own token and its newest share, kept in its storage: only it can take that design back.
+        owner = gr.BrowserState("", storage_key="tee-style-owner")
+        shared = gr.BrowserState("", storage_key="tee-style-shared")
+        demo.load(owner_of, owner, owner, **ui_only)
+        share_button.click(share, [share_name, made_from, picture, owner], [share_line, shared], **ui_only).success(
+            lambda: gr.Button(visible=True), None, take_back_button, **ui_only)
+        take_back_button.click(take_back, [shared, owner], [share_line, shared], api_name="take_back",
+                               api_visibility="undocumented", queue=False).success(
+            lambda: gr.Button(visible=False), None, take_back_button, **ui_only)
+    with demo.route("Wall", "/wall", show_in_navbar=False):  # for the projector: the room's shared designs
+        gr.HTML(f"<style>{WALL_CSS}</style>", padding=False)
+        gr.Markdown("## The room's designs · Tee Style Studio", elem_id="wall-title")
+        seen = gr.State(None)  # what the wall shows: the same wall is not sent again
+        shown = gr.HTML(lambda: wall()[0], elem_id="wall", padding=False)
+        gr.Timer(WALL_SECONDS).tick(wall, seen, [shown, seen], **ui_only)
+    with demo.route("Facilitator", "/facilitator", show_in_navbar=False):
+        build_facilitator()
     return demo
+
+
+def build_facilitator() -> None:
+    """The facilitator's page: everything on it asks for the session's key, through the page and the API."""
+    gr.Markdown("## Facilitator · Tee Style Studio\nThe session's key is printed where the studio was started.")
+    with gr.Row():
+        given = gr.Textbox("", label="Session key", type="password", scale=3, elem_id="room-key")
+        opening = gr.Button("Open", variant="primary", scale=1, elem_id="room-open")
+    with gr.Row():
+        overview = gr.Markdown("", elem_id="room-line")
+        join = gr.Image(None, label="Join: scan with a phone", show_label=True, height=220, interactive=False,
+                        buttons=["fullscreen"], elem_id="room-join")
+    with gr.Row():
+        paused = gr.Checkbox(False, label="Pause new runs (for a talk); runs painting now finish", elem_id="room-pause")
+        size = gr.Number(0, label="The room's size (px; 0: this server's default)", precision=0, elem_id="room-size")
+        steps = gr.Number(0, label="The room's steps", precision=0, elem_id="room-steps")
+        setting = gr.Button("Set the room's size", elem_id="room-set")
+    designs = gr.Gallery([], label="Shared designs (newest first; ★ starred)", columns=4, height=360,
+                         allow_preview=True, elem_id="room-designs")
+    with gr.Row():
+        chosen_design = gr.Dropdown([], label="Design", scale=3, allow_custom_value=True,  # the API names an id
+                                    elem_id="room-design")
+        marks = {what: gr.Button(words, size="sm", elem_id=f"room-{what}") for what, words in
+                 (("star", "★ Star"), ("unstar", "Unstar"), ("hide", "Hide from the wall"), ("show", "Show again"))}
+    with gr.Row():
+        print_name = gr.Dropdown(list(PRINT_PRESETS), value="sticker", label="Print the starred designs as",
+                                 elem_id="room-print-size")
+        printing = gr.Button("Print the starred designs, one after another", elem_id="room-print")
+    print_line = gr.Markdown("", elem_id="room-print-line")
+    with gr.Row():
+        starred_only = gr.Checkbox(True, label="Starred designs only", elem_id="room-starred-only")
+        zipping = gr.Button("Download the session (zip)", elem_id="room-zip")
+        session = gr.File(None, label="The session", interactive=False, elem_id="room-session")
+    view = [overview, designs, chosen_design]
+    locked = {"api_visibility": "undocumented", "concurrency_limit": None}  # callable with the key, not offered
+    opening.click(open_room, given, [*view, join], api_name="room", **locked)
+    paused.input(pause, [given, paused], view, api_name="room_pause", **locked)
+    setting.click(room_size, [given, size, steps], view, api_name="room_size", **locked)
+    for what, button in marks.items():
+        button.click(lambda key, design, what=what: mark(key, design, what), [given, chosen_design], view,
+                     api_name=f"room_{what}", **locked)
+    printing.click(print_starred, [given, print_name], print_line, api_name="room_print", **locked)
+    zipping.click(session_zip, [given, starred_only], session, api_name="room_zip", **locked)
+    gr.Timer(WALL_SECONDS).tick(lambda key: room_state(key) if is_facilitator(key) else (gr.skip(),) * 3, given,
+                                view, api_visibility="private", queue=False)
 
 
 def follow_photo(values: tuple, timing: int, print_timing: int) -> tuple:
@@ -410,6 +489,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ray", default=os.environ.get("NST_RAY"), metavar="auto|ADDRESS",
                         help="paint on a Ray cluster's workers (auto: the cluster on this machine, else a new local "
                              "one; default: $NST_RAY, else in this process)")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="where the room's shared designs, stars and print jobs are kept across restarts "
+                             "(default: $NST_DATA, else /data on a Space with persistent storage, else ./data)")
+    parser.add_argument("--workshop-key", default=os.environ.get("NST_WORKSHOP_KEY"), metavar="KEY",
+                        help="the facilitator's key for /facilitator (default: $NST_WORKSHOP_KEY, else made at start "
+                             "and printed with the join address)")
+    parser.add_argument("--keep-hours", type=float, default=None, metavar="H",
+                        help="hours an upload or a design that was never shared is kept (default: $NST_KEEP_HOURS or 1)")
     parser.add_argument("--mcp", action="store_true",
                         default=os.environ.get("NST_MCP", "").lower() not in ("", "0", "false", "no", "off"),
                         help=f"also serve the page's API as tools for assistants, an MCP server at {MCP_PATH} "
@@ -421,6 +508,17 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests, one line each
     args = parse_arguments()
+    if args.workshop_key:
+        os.environ["NST_WORKSHOP_KEY"] = args.workshop_key
+    if args.keep_hours:
+        os.environ["NST_KEEP_HOURS"] = str(args.keep_hours)
+        demo.delete_cache = keeping()
+    folder = Path(args.data) if args.data else data_folder()
+    room.use_data(folder, resume=resume_print)  # a print an earlier start left unfinished paints again
+    for block in demo.blocks.values():  # this browser's token stays readable after a restart: its shares stay its own
+        if isinstance(block, gr.BrowserState):
+            block.secret = room.ROOM.secret()
+    disk.watch([Path(demo.GRADIO_CACHE), room.RESULTS])  # visitors' files, kept under $NST_DISK_CAP_MB
     server = engine()  # the backbone loaded and this machine measured before the first visitor
     log.info("backbone: %s; %s", server.backbone.description, server.words)
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))
@@ -441,11 +539,16 @@ def main() -> None:
     # limit is roomier than the line's so a burst hears the line's message, with the number waiting.
     demo.queue(max_size=2 * (args.queue_size + slots), default_concurrency_limit=1)
     fit_to_machine(demo)
+    room.JOIN = join_address(args.host or os.environ.get("GRADIO_SERVER_NAME"),
+                             args.port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    log.info("the room is kept in %s; the wall is at %swall", folder, room.JOIN)
+    print(f"{join_words(room.JOIN)}\nThe facilitator's page: {room.JOIN}facilitator · session key: {wall_key()}",
+          flush=True)
     if args.mcp:
         advise_on_pictures()
         log.info("MCP server on: assistants connect to this server's %s (streamable HTTP)", MCP_PATH)
     demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)),
-                mcp_server=args.mcp)
+                mcp_server=args.mcp, max_file_size=MAX_UPLOAD)
 
 
 if __name__ == "__main__":

@@ -93,8 +93,8 @@ def main() -> None:
 
     for photo in (PHOTO, ASSETS / "astronaut.png", ASSETS / "coffee.png"):
         started = time.perf_counter()
-        gallery = client.predict(content=handle_file(str(photo)), painting=handle_file(str(UPLOAD)),
-                                 api_name="/drafts")
+        gallery = client.predict(handle_file(str(photo)), handle_file(str(UPLOAD)),
+                                 api_name="/drafts")  # the page's gallery: undocumented, called by position
         print(f"drafts gallery of {photo.name}: {len(gallery)} drafts in {time.perf_counter() - started:.2f} s")
 
     started = time.perf_counter()

@@ -38,6 +38,7 @@ class Gate:
         self._waiting: deque[Ticket] = deque()
         self._running: list[Ticket] = []
         self._changed = threading.Condition()
+        self.paused = False  # the facilitator's pause: nobody new starts painting
 
     def configure(self, slots: int | None = None, line: int | None = None) -> None:
         with self._changed:
@@ -117,6 +118,19 @@ class Gate:
                 heapq.heapreplace(free, free[0] + ahead.seconds)
             return free[0]
 
+    def pause(self, paused: bool) -> None:
+        """Hold every run in line where it is (the facilitator's talk), or let the line move again; runs
+        painting now finish."""
+        with self._changed:
+            self.paused = paused
+            self._admit()
+
+    def people(self) -> tuple[list[float], list[float]]:
+        """The seconds left of each run painting, and the seconds each run waiting in line will take, in order."""
+        with self._changed:
+            now = time.monotonic()
+            return [self._left(ticket, now) for ticket in self._running], [ticket.seconds for ticket in self._waiting]
+
     def work(self) -> list[float]:
         """Seconds each run painting or waiting still needs (painting alone)."""
         with self._changed:
@@ -130,7 +144,7 @@ class Gate:
         return max(0.0, ticket.seconds - (now - ticket.admitted))  # not reported yet: as estimated
 
     def _admit(self) -> None:
-        while self._waiting and len(self._running) < self.slots:
+        while self._waiting and len(self._running) < self.slots and not self.paused:
             ticket = self._waiting.popleft()
             ticket.admitted = time.monotonic()
             self._running.append(ticket)

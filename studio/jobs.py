@@ -4,10 +4,10 @@ A tee takes an hour on a CPU; nobody keeps a tab open that long. A job is starte
 API, paints on whether anyone watches or not, and is fetched later by its id (the page's link
 `/?print=ID`). Each job's folder holds `job.json` (its state, message, settings and file names) beside
 its files and a copy of its uploads (photo, paintings...), so that its link brings them back to the
-page; it is removed `lifetime` seconds after the job ended. A restarted server does not resume
-a print that was painting: the job's state says it was lost, so its link says so and asks for a
-new render (a print repaints in minutes from the approved design; resuming would need the whole
-optimiser state on disk at every scale).
+page; it is removed `lifetime` seconds after the job ended. A print that was waiting or painting when
+the server stopped starts again by itself at the next start, from its copies (its approved design and
+settings), when the server gives a `resume` to make its work again; its message says that it
+restarted, and why. Without one, or for a job that kept too little, its state says it was lost.
 """
 
 from __future__ import annotations
@@ -79,19 +79,29 @@ class Job:
 
 
 Work = Callable[[Job], Iterator[tuple[Step, float]]]  # yields (step, seconds left), writes files, sets job.files
+Resume = Callable[[Job], "Work | None"]  # a stopped server's unfinished job's work, made again from its folder
+RESTARTED = "the server stopped while this print was painting, so it started again from its approved design"
 
 
 class PrintJobs:
     """The server's print jobs, run one at a time in the order they were started."""
 
-    def __init__(self, root: Path, lifetime: float = 24 * 3600):
-        self.root, self.lifetime = root, lifetime
+    def __init__(self, root: Path, lifetime: float = 24 * 3600, resume: Resume | None = None):
+        self.lifetime = lifetime
         self._jobs: dict[str, Job] = {}
         self._queue: queue.SimpleQueue[tuple[Job, Work]] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._recover()
+        self.open(root, resume)
         threading.Thread(target=self._serve, name="nst-prints", daemon=True).start()
+
+    def open(self, root: Path, resume: Resume | None = None) -> None:
+        """Keep the jobs in `root` from now on (the server's data folder, set at start-up, before any print),
+        and take up the jobs an earlier start left there."""
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._jobs.clear()
+        self._recover(resume)
 
     def start(self, title: str, estimate: float, work: Work, countdown=None, settings: dict | None = None,
               uploads: dict[str, str | list[str] | None] | None = None, scales: list | None = None,
@@ -159,9 +169,10 @@ class PrintJobs:
             except (OSError, ValueError, KeyError):  # another prune got there first, or a half-removed folder
                 continue
 
-    def _recover(self) -> None:
+    def _recover(self, resume: Resume | None) -> None:
         """The jobs of an earlier start, oldest first (their times teach the estimates); those that were waiting
-        or painting when the server stopped are lost, and their records say so."""
+        or painting when the server stopped are queued again in their order (`resume`), else lost, and their
+        records say which."""
         records = []
         for record in self.root.glob("*/job.json"):
             try:
@@ -170,8 +181,18 @@ class PrintJobs:
                 continue
         for record, saved in sorted(records, key=lambda pair: pair[1].get("saved", 0)):
             job = self._jobs[record.parent.name] = Job.load(record.parent, saved)
-            if saved.get("state") not in ENDED:  # its settings and uploads stay, for the page to show again
+            if saved.get("state") in ENDED:
+                continue
+            try:
+                work = resume(job) if resume else None
+            except Exception as error:  # its copies no longer paint (a setting this version refuses): lost, said why
+                work, job.message = None, str(error)
+            if work is None:  # its settings and uploads stay, for the page to show again
                 self._end(job, "lost", "the server restarted while this print was painting: please render it again")
+                continue
+            job.state, job.message = "waiting", RESTARTED
+            job.save()
+            self._queue.put((job, work))
 
     def _serve(self) -> None:
         while True:
@@ -195,8 +216,10 @@ class PrintJobs:
             job.took = time.monotonic() - began
             self._end(job, "stopped" if job.cancelled.is_set() else "done")
 
-    def _end(self, job: Job, state: str, message: str = "") -> None:
-        job.state, job.message, job.left = state, message, 0.0
+    def _end(self, job: Job, state: str, message: str | None = None) -> None:
+        """The job ended in `state`; `message` says why (None: what it said before stays, a restart's note)."""
+        job.state, job.left = state, 0.0
+        job.message = job.message if message is None else message
         job.save()
         job.changed.set()
 

@@ -21,7 +21,7 @@ from .costs import Countdown, in_words
 from .film import REELS
 from .gate import GateError
 from .regions import check_regions
-from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, save_result, sharing
+from .room import GATE, PRINTS, beside_a_paint, live_steps, result_name, room_settings, save_result, sharing
 from .server import engine, live_config
 
 HEARTBEAT = 0.5  # seconds between a live run's updates when no frame is new, so Stop is heard at once
@@ -42,16 +42,20 @@ def paint(*values, request: gr.Request = None):
     """
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS), values))
     content, styles, config = _inputs(settings)
-    config = live_config(config, settings["quick_start"])
+    config = live_config(room_settings(config), settings["quick_start"])
     try:
         photo = open_image(content)  # decoded once: for the estimate and for the run
     except ImageError as error:
         raise _readable(error, content) from None
     costlier = check_regions(settings["regions"], content, styles)
-    countdown = engine().countdown(config, photo.size)
-    countdown.total *= costlier
-    beside, why = beside_a_paint()
-    countdown.total = sharing(countdown.total, beside)  # what it will take beside a print that renders now
+
+    def estimated() -> Countdown:
+        """The run's countdown from the cost model as it stands, beside a print that renders now."""
+        countdown = engine().countdown(config, photo.size)
+        countdown.total = sharing(countdown.total * costlier, beside_a_paint()[0])
+        return countdown
+
+    countdown, (_, why) = estimated(), beside_a_paint()
     # gradio's MCP server calls through one client, one session for all its callers: each tool call holds a place
     called_by_tool = (getattr(request, "headers", None) or {}).get("x-gradio-user") == "mcp"
     person = (not called_by_tool and getattr(request, "session_hash", None)) or uuid.uuid4().hex
@@ -65,6 +69,8 @@ def paint(*values, request: gr.Request = None):
             if ticket.stopped.is_set():
                 yield gr.skip(), "**stopped** while waiting in line; press Paint to join again.", gr.skip(), gr.skip()
                 return
+            countdown = estimated()  # the runs before it teach the cost model as they paint: the wait follows
+            ticket.seconds = countdown.total
             yield gr.skip(), in_line(ticket, countdown.total), gr.skip(), gr.skip()
         source = photo if content_alpha(content) is None else content  # the file: its transparency is left out
         steps = live_steps(source, styles, config, settings["regions"])
@@ -105,6 +111,9 @@ def in_line(ticket, estimate: float) -> str:
     """The status line of a run waiting for its turn."""
     ahead, wait = GATE.place(ticket), GATE.estimate(ticket)
     place = "you are next" if ahead == 0 else f"{ahead} {'person' if ahead == 1 else 'people'} ahead of you"
+    if GATE.paused:
+        return (f"**waiting in line**: the facilitator has paused the painting for a moment; {place}, then your "
+                f"picture takes {in_words(estimate)}")
     return (f"**waiting in line**: {place}, {in_words(wait)} until your turn; "
             f"then your picture takes {in_words(estimate)}")
 

@@ -17,7 +17,7 @@ from nst_core.printing import Placement, design_mask, export_design, place_desig
 
 from .controls import EXTRAS, NAMES, PRINT_INPUTS, SHAPES, StyleConfig, _inputs, _readable, refusal, taking
 from .costs import Scale, in_words
-from .jobs import Job
+from .jobs import RESTARTED, Job
 from .painting import HEARTBEAT, status
 from .regions import check_regions
 from .room import PRINTS, beside_a_print, execute, result_name, sharing
@@ -25,6 +25,7 @@ from .server import TYPICAL_PHOTO, engine
 
 PREVIEW_SIDE = 1024  # print-size frames are shown this large; the file itself keeps every pixel
 AREA_SIDE = 320  # the print area's picture: enough to see where the design lands, small enough for a phone
+PICTURES = ("content", "style", "second_style", "regions", "approved")  # a print's files: copied into its job
 # A print's own settings, kept with its job and given back to their boxes, in this order, when its link is opened.
 KEPT = ("print_name", "custom_size", "final_steps", "colours", "transparent", "sixteen_bits", "fit")
 # What open_print gives back after the print's own outputs: its uploads and KEPT, the Print section, the main line.
@@ -142,6 +143,40 @@ def render_print(*values):
     says how long each size takes there).
     """
     settings = dict(zip(("content", "style", *NAMES, *EXTRAS, *PRINT_INPUTS), values))
+    yield from watch(start_print(settings))
+
+
+def start_print(settings: dict) -> Job:
+    """A print job for the page's settings (its pictures by path), queued behind the prints before it. The job
+    keeps copies of its pictures and every setting, so that its link shows it again as it was asked for, and a
+    server restarted while it painted paints it again (`resume_print`)."""
+    settings = {**EXTRAS, **PRINT_INPUTS, **settings}  # a caller may leave the print's own settings out
+    title, countdown, work, scales, alone = _prepared(settings)
+    kept = {name: value for name, value in settings.items() if name not in PICTURES}
+    return PRINTS.start(title, countdown.total, work, countdown, settings=kept,
+                        uploads={"content": settings["content"],
+                                 "styles": [settings["style"], settings.get("second_style")],
+                                 "approved": settings.get("approved"), "regions": settings.get("regions")},
+                        scales=scales, slower=countdown.total / alone)
+
+
+def resume_print(job: Job):
+    """The work of a print that was waiting or painting when the server stopped, from its copies: it starts
+    again from its approved design. None for a job that kept too little to paint again (an older one)."""
+    content, styles = job.uploaded("content"), job.uploaded("styles")
+    if not (content and styles and set(NAMES) <= set(job.settings)):
+        return None
+    approved, regions = job.uploaded("approved"), job.uploaded("regions")
+    settings = {**job.settings, "content": str(content[0]), "style": str(styles[0]),
+                "second_style": str(styles[1]) if len(styles) > 1 else None,
+                "approved": str(approved[0]) if approved else None, "regions": str(regions[0]) if regions else None}
+    _, job.countdown, work, _, _ = _prepared(settings)
+    return work
+
+
+def _prepared(settings: dict):
+    """A print's title, countdown, work (for PrintJobs), scales and seconds alone, from its settings; a bad
+    picture or setting is refused now, not an hour later."""
     content, styles, base = _inputs(settings)
     try:
         photo, *_ = (open_image(image) for image in (content, *styles))  # a bad file is refused now, not in an hour
@@ -169,12 +204,7 @@ def render_print(*values):
         job.files = {"design": files.design.name, "tee": files.tee.name, "mug": files.mug.name,
                      "picture": shown.name}
 
-    job = PRINTS.start(f"{settings['print_name']} {width}×{height}", countdown.total, work, countdown,
-                       settings={name: settings.get(name, PRINT_INPUTS[name]) for name in KEPT},
-                       uploads={"content": content, "styles": styles, "approved": settings.get("approved"),
-                                "regions": settings.get("regions")},
-                       scales=scales, slower=countdown.total / alone)
-    yield from watch(job)
+    return f"{settings['print_name']} {width}×{height}", countdown, work, scales, alone
 
 
 def cancel_print_job(print_id: str) -> None:
@@ -194,9 +224,14 @@ def _link(job: Job) -> str:
     return f"[this print's link](?print={job.id}) (or its id) brings it back later"
 
 
+def _restarted(job: Job) -> str:
+    """For a print a server restart interrupted and started again: a line that says so, and why."""
+    return f"\n\n*Restarted: {job.message}.*" if job.message == RESTARTED else ""
+
+
 def watch(job: Job):
     """A print job's updates for the page until it ends; leaving (a closed tab) leaves the job painting."""
-    heading = f"Print **{job.id}** · {_link(job)}"
+    heading = f"Print **{job.id}** · {_link(job)}{_restarted(job)}"
     shown = None
     while True:
         job.changed.wait(HEARTBEAT)
@@ -249,7 +284,7 @@ def _progress(job: Job, reopened: bool = False):
     download = gr.DownloadButton(f"Download the print file ({job.title}, {design.suffix[1:].upper()})",
                                  value=str(design), visible=True)
     took = f" in {in_words(job.took, about=False)} (estimated {in_words(job.estimate)})" if job.took else ""
-    yield preview.convert("RGB"), f"Print **{job.id}** · **done**{took}: {job.title} · {_link(job)}", \
+    yield preview.convert("RGB"), f"Print **{job.id}** · **done**{took}: {job.title} · {_link(job)}{_restarted(job)}", \
         str(job.path("tee")), str(job.path("mug")), download, job.id
 
 

@@ -23,16 +23,36 @@ from .executors import RayCluster
 from .gate import Gate
 from .jobs import PrintJobs
 from .server import engine
+from .store import Room
 from .workshop import Workshop
 
 SHARED_SLOWDOWN = 1.65  # how much slower a run goes beside another on one device (bench.sharing: 1.64x on 2 cores)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
-RESULT_LIFETIME = 3600  # seconds a result file stays downloadable (gradio's own cache keeps the same hour)
+# Seconds an upload or a result that was never shared stays (gradio's own cache keeps the same): $NST_KEEP_HOURS,
+# or --keep-hours, the facilitator's choice; an hour by default.
+RESULT_LIFETIME = float(os.environ.get("NST_KEEP_HOURS", "1")) * 3600
 PRINTS = PrintJobs(RESULTS / "prints", lifetime=24 * 3600)  # print files stay a day after their job ended
 WORKSHOP: Workshop | None = None  # set by --workshop: live runs of one size and settings share batches
 CLUSTER: RayCluster | None = None  # set by --ray: runs paint on a Ray cluster's workers
+JOIN: str | None = None  # the address volunteers join at, set by main() (else the facilitator's own)
+ROOM: Room | None = None  # the room's shared designs and settings (studio/store.py), opened on first use
 # The fair line for live runs: NST_CONCURRENCY runs at once (default 1; 2 when NST_DEVICE names a GPU).
 GATE = Gate(slots=int(os.environ.get("NST_CONCURRENCY") or 1), line=int(os.environ.get("NST_QUEUE_SIZE", "30")))
+
+
+def use_data(folder: Path, resume=None) -> None:
+    """Keep the room (its shared designs, stars, settings) and the print jobs in `folder`, from start-up on;
+    prints an earlier start left unfinished are painted again by `resume` (studio.printing.resume_print)."""
+    global ROOM
+    ROOM = Room(folder)
+    PRINTS.open(folder / "prints", resume)
+    GATE.pause(bool(ROOM.setting("paused", False)))  # a room paused before the restart stays paused
+
+
+def room_settings(config: StyleConfig) -> StyleConfig:
+    """A live run's config at the room's size and steps, when the facilitator set them."""
+    size = ROOM.setting("size") if ROOM is not None else None
+    return config.replace(size=size, steps=ROOM.setting("steps")) if size else config
 
 
 def sharing(seconds: float, beside: list[float]) -> float:
@@ -103,7 +123,7 @@ def save_result(picture, name: str = "picture.png") -> gr.DownloadButton:
 
 def prune_results() -> None:
     """Remove result files older than RESULT_LIFETIME, so a server that runs for weeks does not fill its disk."""
-    cutoff = time.time() - RESULT_LIFETIME
+    cutoff = time.time() - float(os.environ.get("NST_KEEP_HOURS", "1")) * 3600
     for path in RESULTS.glob("tee-*"):
         try:
             if path.stat().st_mtime < cutoff:

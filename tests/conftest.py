@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -13,6 +14,9 @@ from nst_core.cluster import LOOPBACK_ONLY
 from tests.pictures import smooth_picture, stripes_picture
 
 os.environ.update(LOOPBACK_ONLY)  # the tests' Ray clusters listen on loopback only (set before ray is imported)
+# The room the tests' servers keep (shared designs, print jobs): a folder of this run's, never ./data. A server a
+# test starts as a process gets a folder of its own (--data), where it must survive a restart.
+os.environ["NST_DATA"] = tempfile.mkdtemp(prefix="tee-style-tests-")
 
 
 def pytest_configure(config):

@@ -51,7 +51,7 @@ def mcp_url(request, tmp_path_factory):
         port = probe.getsockname()[1]
     folder = tmp_path_factory.mktemp("mcp")
     # Its own temporary folder: its results, uploads and print jobs (a start marks unfinished ones lost) stay apart
-    env = {**os.environ, "NST_OFFLINE": "1", "TMPDIR": str(folder)}
+    env = {**os.environ, "NST_OFFLINE": "1", "TMPDIR": str(folder), "NST_DATA": str(folder / "data")}
     log = folder / "app.log"
     with log.open("w") as out:
         server = subprocess.Popen([sys.executable, "app.py", "--mcp", "--host", "127.0.0.1", "--port", str(port)],

@@ -377,7 +377,8 @@ def own_server(tmp_path):
     with log.open("w") as out:
         server = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
                                   cwd=ASSETS.parent, stdout=out, stderr=subprocess.STDOUT,
-                                  env={**os.environ, "NST_OFFLINE": "1", "TMPDIR": str(tmp_path)})
+                                  env={**os.environ, "NST_OFFLINE": "1", "TMPDIR": str(tmp_path),
+                                       "NST_DATA": str(tmp_path / "data")})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 300  # it measures this machine before it answers
     while True:
