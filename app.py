@@ -548,7 +548,8 @@ def main() -> None:
         advise_on_pictures()
         log.info("MCP server on: assistants connect to this server's %s (streamable HTTP)", MCP_PATH)
     demo.launch(server_name=args.host, server_port=args.port, max_threads=max(40, 2 * (slots + args.queue_size)),
-                mcp_server=args.mcp, max_file_size=MAX_UPLOAD)
+                mcp_server=args.mcp, max_file_size=MAX_UPLOAD,
+                allowed_paths=[str(room.PRINTS.root)])  # print files for their pages; not the shared designs' photos
 
 
 if __name__ == "__main__":

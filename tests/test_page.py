@@ -431,12 +431,12 @@ def _thumbnails(page) -> list[dict]:
 
 
 @contextlib.contextmanager
-def fresh_page(page, url: str, width: int = 1366, height: int = 768):
-    """A page of its own (none of the other tests' settings) at `url`, its controls loaded; closed after."""
+def fresh_page(page, url: str, width: int = 1366, height: int = 768, ready: str = "#run"):
+    """A page of its own (none of the other tests' settings) at `url`, its controls (`ready`) loaded; closed after."""
     fresh = page.context.browser.new_page(viewport={"width": width, "height": height})
     try:
         fresh.goto(url)
-        fresh.wait_for_selector("#run", timeout=60_000)
+        fresh.wait_for_selector(ready, timeout=60_000)
         yield fresh
     finally:
         fresh.close()
@@ -557,7 +557,7 @@ def test_a_print_has_its_own_cancel_and_the_main_line_follows_it(page, app_serve
     with fresh_page(page, app_server) as fresh:
         _tiny_run(fresh)
         fresh.locator("#print").get_by_text("Print: the design above").first.click()
-        fresh.locator("#render").click()  # a tee from the photo: minutes, long enough to cancel
+        fresh.locator("#render").click()  # a sticker from the photo: minutes, long enough to cancel
         fresh.wait_for_function("document.querySelector('#print-id textarea, #print-id input')?.value", timeout=60_000)
         assert "printing" in fresh.locator("#status").inner_text()
         fresh.locator("#cancel-print").click()
@@ -565,3 +565,42 @@ def test_a_print_has_its_own_cancel_and_the_main_line_follows_it(page, app_serve
                                 timeout=60_000)
         fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('The print was stopped')",
                                 timeout=30_000)
+
+
+def test_a_design_shared_reaches_the_wall_within_seconds_and_goes_when_taken_back(page, app_server):
+    with fresh_page(page, app_server) as fresh, fresh_page(page, app_server + "wall", ready="#wall") as wall:
+        before = wall.locator(".wall-tile").count()
+        _tiny_run(fresh)
+        fresh.click("#run")
+        fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
+        fresh.locator("#share-name textarea, #share-name input").first.fill("Ada <b>Lovelace</b>")
+        fresh.click("#share")
+        fresh.wait_for_function("document.querySelector('#share-line')?.innerText.includes('On the wall')",
+                                timeout=30_000)
+        shared = time.monotonic()
+        wall.wait_for_function(f"document.querySelectorAll('.wall-tile').length === {before + 1}", timeout=10_000)
+        assert time.monotonic() - shared < 6  # the wall looks every 3 s
+        newest = wall.locator(".wall-tile").first
+        assert newest.locator("figcaption").inner_text().startswith("Ada <b>Lovelace</b>")  # as text, not HTML
+        assert newest.locator("figcaption b b").count() == 0
+        assert newest.locator("img").get_attribute("src").startswith("data:image/jpeg;base64,")
+        wall.screenshot(path=str(ARTIFACTS / "wall.png"))
+        fresh.click("#take-back")
+        wall.wait_for_function(f"document.querySelectorAll('.wall-tile').length === {before}", timeout=10_000)
+
+
+def test_the_facilitators_page_opens_only_with_the_key(page, app_server, app_module):
+    from studio.wall import key
+
+    with fresh_page(page, app_server + "facilitator", ready="#room-open") as room:
+        room.locator("#room-key input").fill("not-the-key")
+        room.click("#room-open")
+        room.wait_for_selector(".toast-body", timeout=10_000)
+        assert "not this session's facilitator key" in room.locator(".toast-body").first.inner_text()
+        assert "The line" not in room.locator("#room-line").inner_text()
+        room.locator("#room-key input").fill(key())
+        room.click("#room-open")
+        room.wait_for_function("document.querySelector('#room-line')?.innerText.includes('The line')",
+                               timeout=10_000)
+        room.wait_for_function("document.querySelector('#room-join img')?.naturalWidth > 200", timeout=10_000)
+        room.screenshot(path=str(ARTIFACTS / "facilitator.png"), full_page=True)
