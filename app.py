@@ -97,6 +97,9 @@ PAGE_CSS = (
     # One time on screen for a run: the page's own, not gradio's timer beside it.
     "#status .meta-text, #status .meta-text-center, #status .eta-bar, #print-status .meta-text, "
     "#print-status .meta-text-center, #print-status .eta-bar { display: none !important; } "
+    # The wall and the facilitator's pages are reached by their addresses, not a menu: no navigation bar above the
+    # page (gradio 6.31 draws one for a multipage app, Navbar(visible=False) or not).
+    ".nav-holder { display: none !important; } "
     ".offline { position: fixed; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000; "
     "background: #fde8e8; color: #9b1c1c; padding: 8px 12px; border-radius: 6px; }"
 )
@@ -392,7 +395,8 @@ def build_demo() -> gr.Blocks:
         gr.HTML(f"<style>{WALL_CSS}</style>", padding=False)
         gr.Markdown("## The room's designs · Tee Style Studio", elem_id="wall-title")
         seen = gr.State(None)  # what the wall shows: the same wall is not sent again
-        shown = gr.HTML(lambda: wall()[0], elem_id="wall", padding=False)
+        shown = gr.HTML("", elem_id="wall", padding=False)
+        demo.load(wall, seen, [shown, seen], **ui_only)  # this page's load: the wall at once, then every few seconds
         gr.Timer(WALL_SECONDS).tick(wall, seen, [shown, seen], **ui_only)
     with demo.route("Facilitator", "/facilitator", show_in_navbar=False):
         build_facilitator()
@@ -401,6 +405,7 @@ def build_demo() -> gr.Blocks:
 
 def build_facilitator() -> None:
     """The facilitator's page: everything on it asks for the session's key, through the page and the API."""
+    gr.HTML(f"<style>{WALL_CSS}</style>", padding=False)
     gr.Markdown("## Facilitator · Tee Style Studio\nThe session's key is printed where the studio was started.")
     with gr.Row():
         given = gr.Textbox("", label="Session key", type="password", scale=3, elem_id="room-key")

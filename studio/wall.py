@@ -132,7 +132,8 @@ def _inline(design: Shared) -> str:
     return _inline_file(design.file(_room().designs, "design"))
 
 
-WALL_CSS = (".wall { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 16px; } "
+WALL_CSS = (".nav-holder { display: none !important; } "  # the pages are reached by their addresses, not a menu
+            ".wall { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 16px; } "
             ".wall-tile { margin: 0; } .wall-tile img { width: 100%; height: 340px; object-fit: contain; "
             "background: #e2e5ea; border-radius: 8px; } .wall-tile figcaption { font-size: 1.4em; "
             "text-align: center; padding: 4px; } .wall-empty { font-size: 1.6em; padding: 40px; text-align: center; }")
@@ -239,6 +240,11 @@ def print_starred(given_key: str, print_name: str):
     prints = _room().setting("prints", {})
     started = []
     for design in starred:
+        earlier = room.PRINTS.get(prints.get(design.id, ""))
+        if earlier is not None and earlier.state in ("waiting", "painting", "done"):  # pressed again: not twice
+            started.append(f"- {html.escape(design.name)} · {html.escape(design.painting)}: print **{earlier.id}** "
+                           f"({earlier.title}), {earlier.state}")
+            continue
         folder = _room().designs / design.id
         files = {name: str(folder / file) for name, file in design.files.items()}
         job = start_print({**design.recipe["settings"], "content": files["photo"], "style": files["painting"],

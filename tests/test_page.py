@@ -210,6 +210,7 @@ def _tiny_run(page) -> None:
     page.wait_for_function("document.querySelector('#estimate')?.innerText.includes('(64 px, 20 steps')",
                            timeout=30_000)
     page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
+    page.evaluate("window.scrollTo(0, 0)")  # back to the top, where a volunteer presses Paint
 
 
 def _brush_stroke(page, colour: int, x: float, heights: tuple[float, float] = (0.15, 0.9)) -> None:
