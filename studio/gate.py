@@ -20,6 +20,10 @@ class GateError(RuntimeError):
     """A run that cannot join the line, with the reason in words for the person."""
 
 
+OVERRUNS = 10  # the recent runs whose time over their estimate corrects the waits
+MAX_OVERRUN = 3.0  # a correction of at most this factor, either way
+
+
 @dataclass(eq=False)  # a ticket is itself: two of one person's are not equal
 class Ticket:
     person: str
@@ -35,6 +39,9 @@ class Gate:
     def __init__(self, slots: int = 1, line: int = 30, per_person: int = 1, typical_seconds: float = 60.0):
         self.slots, self.line, self.per_person = slots, line, per_person
         self._durations = deque([typical_seconds], maxlen=20)  # recent runs, for the wait estimate
+        # Recent runs' time over their estimate: what a run costs beyond the model's iterations (its draft, its
+        # frames sent, the page's own work), which small runs feel most; the waits in line are corrected by it.
+        self._overruns: deque[float] = deque(maxlen=OVERRUNS)
         self._waiting: deque[Ticket] = deque()
         self._running: list[Ticket] = []
         self._changed = threading.Condition()
@@ -89,7 +96,10 @@ class Gate:
         with self._changed:
             if ticket in self._running:
                 self._running.remove(ticket)
-                self._durations.append(time.monotonic() - ticket.admitted)
+                took = time.monotonic() - ticket.admitted
+                self._durations.append(took)
+                if not ticket.stopped.is_set() and ticket.seconds > 0:
+                    self._overruns.append(took / ticket.seconds)
             elif ticket in self._waiting:
                 self._waiting.remove(ticket)
             self._admit()
@@ -103,19 +113,24 @@ class Gate:
         """A running ticket's time left, as its run measures it: the wait of everyone behind it follows."""
         ticket.left = seconds_left
 
+    def overrun(self) -> float:
+        """How much longer than estimated the recent runs took (the median; 1 before any run ended)."""
+        with self._changed:
+            return min(MAX_OVERRUN, max(1 / MAX_OVERRUN, statistics.median(self._overruns))) if self._overruns else 1.0
+
     def estimate(self, ticket: Ticket) -> float:
         """Seconds until `ticket` should start: the time the running runs still need, then the runs
         ahead of it in line, each on the first slot to come free."""
         with self._changed:
             if ticket not in self._waiting:
                 return 0.0
-            now = time.monotonic()
+            now, overrun = time.monotonic(), self.overrun()
             free = sorted(self._left(running, now) for running in self._running)
             free += [0.0] * (self.slots - len(free))
             for ahead in self._waiting:
                 if ahead is ticket:
                     return free[0]
-                heapq.heapreplace(free, free[0] + ahead.seconds)
+                heapq.heapreplace(free, free[0] + ahead.seconds * overrun)
             return free[0]
 
     def pause(self, paused: bool) -> None:
@@ -137,11 +152,10 @@ class Gate:
             now = time.monotonic()
             return [self._left(ticket, now) for ticket in self._running] + [ticket.seconds for ticket in self._waiting]
 
-    @staticmethod
-    def _left(ticket: Ticket, now: float) -> float:
+    def _left(self, ticket: Ticket, now: float) -> float:
         if ticket.left is not None:
             return ticket.left
-        return max(0.0, ticket.seconds - (now - ticket.admitted))  # not reported yet: as estimated
+        return max(0.0, ticket.seconds * self.overrun() - (now - ticket.admitted))  # not reported yet: as estimated
 
     def _admit(self) -> None:
         while self._waiting and len(self._running) < self.slots and not self.paused:

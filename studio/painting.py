@@ -109,7 +109,7 @@ def paint(*values, request: gr.Request = None):
 
 def in_line(ticket, estimate: float) -> str:
     """The status line of a run waiting for its turn."""
-    ahead, wait = GATE.place(ticket), GATE.estimate(ticket)
+    ahead, wait, estimate = GATE.place(ticket), GATE.estimate(ticket), estimate * GATE.overrun()
     place = "you are next" if ahead == 0 else f"{ahead} {'person' if ahead == 1 else 'people'} ahead of you"
     if GATE.paused:
         return (f"**waiting in line**: the facilitator has paused the painting for a moment; {place}, then your "

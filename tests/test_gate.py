@@ -1,6 +1,7 @@
 """The fair line: a few runs at once, first come first served, one place per person, a clear 'full'."""
 
 import threading
+import time
 
 import pytest
 
@@ -63,3 +64,22 @@ def test_waiting_wakes_when_a_slot_frees():
     assert not gate.wait(waiting, 0.05)
     threading.Timer(0.1, gate.leave, args=(running,)).start()
     assert gate.wait(waiting, 5.0)
+
+
+def test_the_waits_in_line_follow_how_long_the_runs_really_took():
+    gate = Gate(slots=1, line=5)
+    for index in range(3):  # runs estimated at 0.1 s that took about twice as long
+        ticket = gate.join(f"person{index}", seconds=0.1)
+        assert gate.wait(ticket, timeout=1)
+        time.sleep(0.2)
+        gate.leave(ticket)
+    stopped = gate.join("stopped", seconds=0.1)  # a stopped run says nothing of how long runs take
+    gate.wait(stopped, timeout=1)
+    stopped.stopped.set()
+    gate.leave(stopped)
+    overrun = gate.overrun()
+    assert 1.8 < overrun < 2.6
+    gate.join("a", seconds=10.0)  # painting: not reported yet, so as estimated, corrected
+    gate.join("b", seconds=10.0)
+    last = gate.join("c", seconds=10.0)
+    assert gate.estimate(last) == pytest.approx(2 * 10.0 * overrun, rel=0.05)
