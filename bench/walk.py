@@ -28,7 +28,9 @@ def walk(page, url: str, out: Path, name: str, size: int, steps: int) -> None:
     page.wait_for_selector("#run", timeout=60_000)
     page.wait_for_function("document.querySelectorAll('#looks img').length >= 5", timeout=60_000)
     page.wait_for_timeout(2500)  # the looks of the photo replace the paintings
+    page.locator("#views").scroll_into_view_if_needed()  # on a phone, below the photo and painting
     page.screenshot(path=str(out / f"walk-{name}-1-looks.png"))
+    page.evaluate("window.scrollTo(0, 0)")
     page.locator("#settings").get_by_text("Fine-tune the painting").first.click()
     for control, value in (("size", size), ("steps", steps)):
         box = page.locator(f"#control-{control} input[type=number]").first
