@@ -569,25 +569,32 @@ def test_a_print_has_its_own_cancel_and_the_main_line_follows_it(page, app_serve
 
 
 def test_a_design_shared_reaches_the_wall_within_seconds_and_goes_when_taken_back(page, app_server):
-    with fresh_page(page, app_server) as fresh, fresh_page(page, app_server + "wall", ready="#wall") as wall:
-        before = wall.locator(".wall-tile").count()
+    with fresh_page(page, app_server) as fresh:
         _tiny_run(fresh)
         fresh.click("#run")
         fresh.wait_for_function("document.querySelector('#status')?.innerText.includes('done')", timeout=240_000)
-        fresh.locator("#share-name textarea, #share-name input").first.fill("Ada <b>Lovelace</b>")
-        fresh.click("#share")
-        fresh.wait_for_function("document.querySelector('#share-line')?.innerText.includes('On the wall')",
-                                timeout=30_000)
-        shared = time.monotonic()
-        wall.wait_for_function(f"document.querySelectorAll('.wall-tile').length === {before + 1}", timeout=10_000)
-        assert time.monotonic() - shared < 6  # the wall looks every 3 s
-        newest = wall.locator(".wall-tile").first
-        assert newest.locator("figcaption").inner_text().startswith("Ada <b>Lovelace</b>")  # as text, not HTML
-        assert newest.locator("figcaption b b").count() == 0
-        assert newest.locator("img").get_attribute("src").startswith("data:image/jpeg;base64,")
-        wall.screenshot(path=str(ARTIFACTS / "wall.png"))
-        fresh.click("#take-back")
-        wall.wait_for_function(f"document.querySelectorAll('.wall-tile').length === {before}", timeout=10_000)
+        with fresh_page(page, app_server + "wall", ready="#wall") as wall:
+            _share_and_take_back(fresh, wall)
+
+
+def _share_and_take_back(fresh, wall) -> None:
+    """Share the design on `fresh` under a name with HTML in it, see it on `wall`, then take it back."""
+    wall.wait_for_timeout(1000)  # the wall's first drawing
+    before = wall.locator(".wall-tile").count()
+    fresh.locator("#share-name textarea, #share-name input").first.fill("Ada <b>Lovelace</b>")
+    fresh.click("#share")
+    fresh.wait_for_function("document.querySelector('#share-line')?.innerText.includes('On the wall')",
+                            timeout=30_000)
+    shared = time.monotonic()
+    wall.wait_for_function(f"document.querySelectorAll('.wall-tile').length === {before + 1}", timeout=10_000)
+    assert time.monotonic() - shared < 6  # the wall looks every 3 s
+    newest = wall.locator(".wall-tile").first
+    assert newest.locator("figcaption").inner_text().startswith("Ada <b>Lovelace</b>")  # as text, not HTML
+    assert newest.locator("figcaption b b").count() == 0
+    assert newest.locator("img").get_attribute("src").startswith("data:image/jpeg;base64,")
+    wall.screenshot(path=str(ARTIFACTS / "wall.png"))
+    fresh.click("#take-back")
+    wall.wait_for_function(f"document.querySelectorAll('.wall-tile').length === {before}", timeout=10_000)
 
 
 def test_the_facilitators_page_opens_only_with_the_key(page, app_server, app_module):
