@@ -62,8 +62,8 @@ def main() -> None:
 
     import app
     from studio import wall
+    from studio.controls import apply_preset
     from studio.design import Design
-    from studio.controls import NAMES, apply_preset
     from studio.server import engine
 
     print(engine().words)

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import gradio as gr
 import segno
-from PIL import Image
-
 from gradio.route_utils import get_root_url
+from PIL import Image
 
 from nst_core.sheet import title
 

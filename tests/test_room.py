@@ -140,7 +140,6 @@ def test_the_facilitator_stars_hides_sets_the_room_and_downloads_a_session_the_c
 
 def test_a_print_that_was_painting_starts_again_after_a_restart(tmp_path):
     from studio.jobs import RESTARTED, PrintJobs
-
     from tests.test_jobs import painting, wait_for
 
     jobs = PrintJobs(tmp_path)
