@@ -523,7 +523,8 @@ def main() -> None:
     for block in demo.blocks.values():  # this browser's token stays readable after a restart: its shares stay its own
         if isinstance(block, gr.BrowserState):
             block.secret = room.ROOM.secret()
-    disk.watch([Path(demo.GRADIO_CACHE), room.RESULTS])  # visitors' files, kept under $NST_DISK_CAP_MB
+    disk.watch([Path(demo.GRADIO_CACHE), room.RESULTS],  # visitors' files, kept under $NST_DISK_CAP_MB
+               kept=frozenset(path.name for path in ASSETS.rglob("*") if path.is_file()))  # the page's examples
     server = engine()  # the backbone loaded and this machine measured before the first visitor
     log.info("backbone: %s; %s", server.backbone.description, server.words)
     slots = args.concurrency or int(os.environ.get("NST_CONCURRENCY") or (1 if server.device.type == "cpu" else 2))

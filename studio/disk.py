@@ -15,8 +15,9 @@ DISK_CAP = int(float(os.environ.get("NST_DISK_CAP_MB", "2048")) * 2**20)  # byte
 CHECK_SECONDS = 1.0  # how often the folders are measured: a burst of uploads is cut back within this long
 
 
-def keep_under(folders: list[Path], cap: int) -> int:
-    """Remove the oldest files under `folders` until they hold at most `cap` bytes; how many bytes went."""
+def keep_under(folders: list[Path], cap: int, kept: frozenset[str] = frozenset()) -> int:
+    """Remove the oldest files under `folders` until they hold at most `cap` bytes; how many bytes went. Files
+    named in `kept` (the page's own example pictures, which gradio copies in once at start) stay."""
     files = []
     for folder in folders:
         for path in Path(folder).rglob("*"):
@@ -30,6 +31,8 @@ def keep_under(folders: list[Path], cap: int) -> int:
     for _, size, path in sorted(files, key=lambda entry: entry[0]):
         if removed >= excess:
             break
+        if path.name in kept:
+            continue
         try:
             path.unlink()
             removed += size
@@ -40,11 +43,12 @@ def keep_under(folders: list[Path], cap: int) -> int:
     return removed
 
 
-def watch(folders: list[Path], cap: int = DISK_CAP, every: float = CHECK_SECONDS) -> threading.Thread:
-    """Keep `folders` under `cap` bytes from now on, in a thread of its own."""
+def watch(folders: list[Path], cap: int = DISK_CAP, kept: frozenset[str] = frozenset(),
+          every: float = CHECK_SECONDS) -> threading.Thread:
+    """Keep `folders` under `cap` bytes from now on (the files named in `kept` aside), in a thread of its own."""
     def loop():
         while True:
-            keep_under(folders, cap)
+            keep_under(folders, cap, kept)
             time.sleep(every)
 
     thread = threading.Thread(target=loop, name="nst-disk", daemon=True)

@@ -171,9 +171,13 @@ def test_the_disk_for_visitors_files_stays_under_its_cap_oldest_first(tmp_path):
         path.write_bytes(bytes(100_000))
         old = time.time() - 100 + index
         os.utime(path, (old, old))
-    assert keep_under([tmp_path], 450_000) == 600_000
+    example = tmp_path / "cached" / "chelsea.png"  # the page's example, copied in before any upload
+    example.parent.mkdir()
+    example.write_bytes(bytes(50_000))
+    os.utime(example, (time.time() - 1000, time.time() - 1000))
+    assert keep_under([tmp_path], 500_000, kept=frozenset({"chelsea.png"})) == 600_000
     left = sorted(path.parent.name for path in tmp_path.rglob("*.png"))
-    assert left == [f"upload{index}" for index in range(6, 10)]  # the newest stay
+    assert left == ["cached", *(f"upload{index}" for index in range(6, 10))]  # the newest stay, and the example
 
 
 def test_a_photo_shared_to_the_wall_through_the_page_handler(app_module, tmp_path, monkeypatch):
