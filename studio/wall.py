@@ -175,7 +175,10 @@ def open_room(given_key: str, request: gr.Request = None):
     """The facilitator's view, with the join address as a QR code."""
     _facilitator(given_key)
     address = room.JOIN or (f"{get_root_url(request.request, request.request.url.path, None)}/" if request else "")
-    return *room_state(given_key), (join_code(address) if address else None)
+    overview, gallery, _ = room_state(given_key)
+    choices = _choices()
+    chooser = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)  # on opening: the newest
+    return overview, gallery, chooser, (join_code(address) if address else None)
 
 
 def room_state(given_key: str):
@@ -190,9 +193,13 @@ def room_state(given_key: str):
     sizes = f"The room paints at {size} px, {steps} steps." if size else "The room paints at this server's default."
     designs = _room().wall(everything=True)
     gallery = [(str(design.file(_room().designs, "design")), _caption(design)) for design in designs]
-    choices = [(_caption(design), design.id) for design in designs]
-    return (f"{paused} {sizes}\n\n**The line**\n" + "\n".join(line), gallery,
-            gr.Dropdown(choices=choices, value=choices[0][1] if choices else None))
+    # The choices follow the room; the design chosen stays chosen (the page refreshes this every few seconds).
+    return f"{paused} {sizes}\n\n**The line**\n" + "\n".join(line), gallery, gr.Dropdown(choices=_choices())
+
+
+def _choices() -> list[tuple[str, str]]:
+    """Every design shared, hidden ones too, newest first, as (caption, id) for the facilitator's list."""
+    return [(_caption(design), design.id) for design in _room().wall(everything=True)]
 
 
 def _caption(design: Shared) -> str:
