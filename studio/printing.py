@@ -53,16 +53,25 @@ def _plan(values: dict, base: StyleConfig, photo: tuple[int, int]) -> tuple[Styl
 CORRECTED_BY = 5  # the newest prints painted here whose times correct the next print's estimate
 
 
-def print_seconds(config: StyleConfig, photo: tuple[int, int]) -> tuple[float, list]:
-    """Seconds a print of `config` takes alone on this server, and its scales: the cost model's estimate, times
-    how far the newest finished prints took from the model's estimate of them now (setting up and writing a
-    print file cost what the model of live runs does not see), alone (a print beside live runs counts at
-    the pace it was expected to share)."""
-    countdown = engine().countdown(config, photo)
+def print_correction() -> float:
+    """How far the newest finished prints took from the cost model's estimate of them now, alone (a print
+    beside live runs counts at the pace it was expected to share): setting up and writing a print file cost
+    what the model of live runs does not see."""
     ratios = [job.took / job.slower / engine().costs.run([Scale(*scale) for scale in job.scales])
               for job in PRINTS.finished(CORRECTED_BY)]
-    factor = min(3.0, max(1 / 3, statistics.median(ratios))) if ratios else 1.0
-    return countdown.total * factor, [list(dataclasses.astuple(scale)) for scale in countdown.scales]
+    return min(3.0, max(1 / 3, statistics.median(ratios))) if ratios else 1.0
+
+
+def print_seconds(config: StyleConfig, photo: tuple[int, int]) -> tuple[float, list]:
+    """Seconds a print of `config` takes alone on this server (the cost model's, corrected by the prints that
+    ran), and its scales as a job records them."""
+    countdown = engine().countdown(config, photo)
+    return countdown.total * print_correction(), _recorded(countdown)
+
+
+def _recorded(countdown) -> list:
+    """A countdown's scales as a print job keeps them (JSON)."""
+    return [list(dataclasses.astuple(scale)) for scale in countdown.scales]
 
 
 def print_estimate(content, print_name, custom_size, final_steps, approved, shape, fit="fit") -> str:
@@ -184,8 +193,8 @@ def _prepared(settings: dict):
     except (ImageError, DoesNotFitError, ValueError) as error:
         raise _readable(error, content, styles[0], settings.get("second_style"), settings.get("approved")) from None
     costlier = check_regions(settings["regions"], content, styles)
-    countdown = engine().countdown(config, photo.size)
-    alone, scales = print_seconds(config, photo.size)
+    countdown = engine().countdown(config, photo.size)  # one plan: its total, corrected, and its scales
+    alone, scales = countdown.total * print_correction(), _recorded(countdown)
     beside, _ = beside_a_print()
     countdown.total = sharing(alone * costlier, beside)
     width, height = placement.size
