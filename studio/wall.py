@@ -176,7 +176,7 @@ def open_room(given_key: str, request: gr.Request = None):
     _facilitator(given_key)
     address = room.JOIN or (f"{get_root_url(request.request, request.request.url.path, None)}/" if request else "")
     overview, gallery, _ = room_state(given_key)
-    choices = _choices()
+    choices = _choices(_room().wall(everything=True))
     chooser = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)  # on opening: the newest
     return overview, gallery, chooser, (join_code(address) if address else None)
 
@@ -194,12 +194,13 @@ def room_state(given_key: str):
     designs = _room().wall(everything=True)
     gallery = [(str(design.file(_room().designs, "design")), _caption(design)) for design in designs]
     # The choices follow the room; the design chosen stays chosen (the page refreshes this every few seconds).
-    return f"{paused} {sizes}\n\n**The line**\n" + "\n".join(line), gallery, gr.Dropdown(choices=_choices())
+    return (f"{paused} {sizes}\n\n**The line**\n" + "\n".join(line), gallery,
+            gr.Dropdown(choices=_choices(designs)))
 
 
-def _choices() -> list[tuple[str, str]]:
-    """Every design shared, hidden ones too, newest first, as (caption, id) for the facilitator's list."""
-    return [(_caption(design), design.id) for design in _room().wall(everything=True)]
+def _choices(designs: list[Shared]) -> list[tuple[str, str]]:
+    """The designs as (caption, id), for the facilitator's list."""
+    return [(_caption(design), design.id) for design in designs]
 
 
 def _caption(design: Shared) -> str:
