@@ -536,7 +536,7 @@ def main() -> None:
         log.info("painting on a Ray cluster: %d workers, %s per iteration at 512 px", cluster.workers,
                  f"{server.costs.iteration(plan(PRESETS['default'], TYPICAL_PHOTO)[0]):.2f} s")
     elif args.workshop:
-        room.WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop)
+        room.WORKSHOP = Workshop(server.backbone, server.device, max_batch=args.workshop, run=room.batch_steps)
         slots = max(slots, args.workshop)  # every member of a batch holds a slot while it paints
     log.info("the default picture: %d px, %d steps, %s", server.default.size, server.default.steps,
              in_words(server.countdown(live_config(server.default)).total))

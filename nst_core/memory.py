@@ -1,8 +1,12 @@
-"""Estimating a run's peak memory before it starts, and choosing a tile size that fits."""
+"""Estimating a run's peak memory before it starts, choosing a tile size that fits, and the memory a device has
+left for a run when others run beside it."""
 
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -58,18 +62,80 @@ def run_bytes(height: int, width: int, tile: int, margin: int, arch: str, deepes
     else:
         window = height * width
     network = 80 * 1024**2 * 2  # VGG weights (up to relu5_1) and their temporaries
-    targets = (height // 8) * (width // 8) * 512 * FLOAT  # the content target at relu4_x, kept whole
     per_window = activation_bytes_per_pixel(arch, deepest) * window * BACKWARD_FACTOR
-    return int(picture_bytes(height, width, optimizer, budget) + network + targets + per_window)
+    return int(kept_bytes(height, width, optimizer, budget) + network + per_window)
+
+
+def kept_bytes(height: int, width: int, optimizer: str, budget: int) -> int:
+    """What a run holds between its iterations: the picture and optimiser state, and the content target at
+    relu4_x, kept whole. The rest of its peak (activations, gradients in flight) comes and goes each iteration."""
+    targets = (height // 8) * (width // 8) * 512 * FLOAT
+    return picture_bytes(height, width, optimizer, budget) + targets
 
 
 def available_bytes(device: torch.device) -> int:
-    """Memory the run may take on `device`: most of what is free now."""
+    """Memory a run may take on `device` now: most of what is free. On a GPU that counts PyTorch's cache (memory
+    this process holds but no tensor uses, which the driver does not count as free): after a tiled print the
+    cache holds gigabytes that the next run can use."""
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free * 0.9)
+        try:
+            free, _ = torch.cuda.mem_get_info(device)
+        except RuntimeError:  # ZeroGPU's main process: CUDA is emulated there, no card to ask; plan for a whole one
+            return int(torch.cuda.get_device_properties(device).total_memory * 0.9)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int((free + cached) * 0.9)
     pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return int(pages * 0.8)
+
+
+@dataclass(eq=False)
+class Claim:
+    """Memory a run on `device` needs at its peak (`need`), of which it holds `kept` between iterations."""
+
+    device: str
+    need: int
+    kept: int
+    budget: int  # what the run was planned against
+    started: bool = False  # its first iteration has run
+
+    def unseen(self) -> int:
+        """What the device's numbers do not show as taken yet: everything before the first iteration; after it,
+        the part that each iteration takes and gives back to PyTorch's cache, which counts as free."""
+        return self.need - self.kept if self.started else self.need
+
+
+class Claims:
+    """The memory that the runs on each device have claimed. A run plans against what is available less what
+    the runs before it claimed and the device does not show yet, and claims what it needs in the same step,
+    so that two runs starting together (a print and a live run on one GPU) do not each plan on all of it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._claims: list[Claim] = []
+
+    def claim(self, device: torch.device, plan: Callable[[int], tuple[int, int]], budget: int = 0) -> Claim:
+        """Call `plan(budget)`, which returns the run's (need, kept) bytes for that budget or raises
+        DoesNotFitError, with the memory left for the run (or `budget`, when the run was given one), and claim
+        what it says until `release`."""
+        with self._lock:
+            budget = budget or max(0, available_bytes(device) - self.unseen(device))
+            need, kept = plan(budget)
+            claim = Claim(str(device), need, kept, budget)
+            self._claims.append(claim)
+            return claim
+
+    def unseen(self, device: torch.device) -> int:
+        """Bytes claimed on `device` that its numbers do not show as taken yet."""
+        return sum(claim.unseen() for claim in self._claims if claim.device == str(device))
+
+    def release(self, claim: Claim) -> None:
+        """The run has ended (or moved on to its next scale, which claims anew); releasing twice is harmless."""
+        with self._lock:
+            if claim in self._claims:
+                self._claims.remove(claim)
+
+
+CLAIMS = Claims()  # the process's runs: live pictures, prints and workshop batches alike
 
 
 def choose_tile(height: int, width: int, margin: int, arch: str, deepest: str, optimizer: str,

@@ -18,7 +18,7 @@ from .fastpaths import STYLE_CACHE, TunedNet
 from .graphs import Replay
 from .images import (MIN_SIDE, ImageError, ImageLike, check_paintable, fitted_size, load_image, open_image,
                      source_name, to_pil)
-from .memory import GIB, available_bytes, choose_tile, lbfgs_history
+from .memory import CLAIMS, GIB, choose_tile, kept_bytes, lbfgs_history, run_bytes
 from .optim import make_optimizer
 from .regions import Guide, Regions
 from .tiling import Tile, layer_stride, margin_for, plan_tiles, tiled_backward, tiled_features, tiled_grams
@@ -257,7 +257,7 @@ def stylize_batch(
 
         backbone = load_backbone()
     net = TunedNet((backbone.net if isinstance(backbone, Backbone) else backbone).to(device), config, device)
-    budget = int(config.memory_gb * GIB) or available_bytes(device)
+    budget = int(config.memory_gb * GIB)  # 0: what the device has left when each scale starts
 
     styles = [list(style) if isinstance(style, (list, tuple)) else [style] for style in styles]
     for own in styles:
@@ -291,7 +291,7 @@ def stylize_batch(
             if sketching and min(fitted_size(contents[0].size, size, config.aspect)) < MIN_SIDE:
                 done += steps  # a quick look too thin for the network (a strip): the size asked for goes first
                 continue
-            scale = _Scale(net, contents, styles, config, size, budget // len(contents), device, guides)
+            scale = _Scale(net, contents, styles, config, size, budget, device, guides)
             if sketching or scale.guide is None:  # a sketch's frames are shown at the final size
                 alphas = [_alpha(own, full_shape, config) for own in guides]
             else:  # the scale's own guide has it at this size
@@ -312,6 +312,8 @@ def stylize_batch(
             pictures = scale.last_good
             done += steps
     finally:
+        if scale is not None:  # a scale that never ran gives its memory back too
+            CLAIMS.release(scale.claim)
         if hold:
             del scale, pictures  # the last scale's tensors go before the heap is trimmed
             allocator.release()
@@ -364,7 +366,7 @@ class _Scale:
     def __init__(self, net: TunedNet, contents: list[Image.Image], styles: list[list[Image.Image]],
                  config: StyleConfig, size: int, budget: int, device: torch.device,
                  regions: Sequence[Regions | None] = ()):
-        self.net, self.config, self.budget, self.device = net, config, budget, device
+        self.net, self.config, self.device = net, config, device
         photos = [load_image(content, size, device, aspect=config.aspect) for content in contents]
         if len({photo.shape for photo in photos}) > 1:
             raise ValueError("the photos of a batch must have one shape: " + ", ".join(
@@ -374,11 +376,32 @@ class _Scale:
         margin = margin_for(net.arch, config.layers)
         deepest = max(config.layers)  # "reluK_N" names sort by depth
 
-        def tiles_for(image: torch.Tensor, optimizer: str) -> tuple[int, list[Tile] | None]:
-            side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, budget)
-            return side, (plan_tiles(*image.shape[-2:], side, margin) if side else None)
+        def plan(memory: int) -> tuple[int, int]:  # the tile for the memory left, and what the batch needs with it
+            self.budget = memory // len(photos)  # each picture's share
+            self.tile = config.tile or choose_tile(self.height, self.width, margin, net.arch, deepest,
+                                                   config.optimizer, self.budget)
+            need = run_bytes(self.height, self.width, self.tile, margin, net.arch, deepest, config.optimizer,
+                             self.budget)
+            kept = kept_bytes(self.height, self.width, config.optimizer, self.budget)
+            return len(photos) * need, len(photos) * kept
 
-        self.tile, self.tiles = tiles_for(photos[0], config.optimizer)
+        self.claim = CLAIMS.claim(device, plan, budget)  # released when the scale ends (run), or fails to start
+        try:
+            self._prepare(photos, styles, regions, margin, deepest)
+        except BaseException:
+            CLAIMS.release(self.claim)
+            raise
+
+    def _prepare(self, photos: list[torch.Tensor], styles: list[list[Image.Image]],
+                 regions: Sequence[Regions | None], margin: int, deepest: str) -> None:
+        """The scale's tiles, targets and guides, planned within its claim."""
+        net, config, device = self.net, self.config, self.device
+
+        def tiles_for(image: torch.Tensor, optimizer: str) -> list[Tile] | None:
+            side = config.tile or choose_tile(*image.shape[-2:], margin, net.arch, deepest, optimizer, self.budget)
+            return plan_tiles(*image.shape[-2:], side, margin) if side else None
+
+        self.tiles = plan_tiles(self.height, self.width, self.tile, margin) if self.tile else None
         if self.tiles and len(photos) > 1:
             raise ValueError(f"a batch paints whole pictures, but {self.width}x{self.height} needs tiles here: "
                              "paint these pictures one at a time")
@@ -387,7 +410,7 @@ class _Scale:
                   for own in [*regions, *[None] * len(photos)][:len(photos)]]
         for photo, own, guide in zip(photos, styles, guides):
             content_image, style_images = painting_inputs(photo, own, config, device)
-            style_tiles = [tiles_for(style_image, "adam")[1] for style_image in style_images]
+            style_tiles = [tiles_for(style_image, "adam") for style_image in style_images]
             targets.append(compute_targets(net, content_image, style_images, config, self.tiles, style_tiles, guide))
             self.content_images.append(content_image)
         self.targets = Targets(torch.cat([t.content for t in targets]),
@@ -440,6 +463,7 @@ class _Scale:
         try:
             for count in range(1, steps + 1):
                 terms = iterate()
+                self.claim.started = True  # what it holds is allocated now; its activations come and go
                 last = count == steps
                 if not cadence.due(count, last):
                     continue
@@ -480,6 +504,7 @@ class _Scale:
             # Drop the graph, and with the iteration the picture and optimiser state it holds, now, not when
             # the generator object is collected.
             del iterate, iteration
+            CLAIMS.release(self.claim)
 
     def _start(self, previous: list | torch.Tensor) -> torch.Tensor:
         """Where the scale starts: the smaller picture (or a given one) enlarged, else `config.init`."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
-from typing import Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -11,8 +12,9 @@ T = TypeVar("T")
 def latest(steps: Iterator[T], heartbeat: float | None = None) -> Iterator[T | None]:
     """Yield the newest item of `steps` each time the consumer asks, skipping those it was too slow for.
 
-    `steps` runs in a worker thread. The last item is always delivered, an exception from `steps` is
-    re-raised here, and closing this generator stops the worker at its next item and closes `steps`.
+    `steps` runs in a worker thread, in the consumer's context (`in_context`). The last item is always
+    delivered, an exception from `steps` is re-raised here, and closing this generator stops the worker at
+    its next item and closes `steps`.
     With `heartbeat`, None comes whenever that many seconds pass without a new item, so a consumer
     that can only be stopped between items (a web request) is never stuck waiting for a slow one.
     """
@@ -38,7 +40,7 @@ def latest(steps: Iterator[T], heartbeat: float | None = None) -> Iterator[T | N
                 state["finished"] = True
                 lock.notify()
 
-    worker = threading.Thread(target=work, name="nst-run", daemon=True)
+    worker = in_context(work, "nst-run")
     worker.start()
     try:
         while True:
@@ -60,3 +62,10 @@ def latest(steps: Iterator[T], heartbeat: float | None = None) -> Iterator[T | N
     finally:
         stop.set()
         worker.join()
+
+
+def in_context(target: Callable[[], object], name: str) -> threading.Thread:
+    """A daemon thread that runs `target` in a copy of the caller's context variables. A plain thread starts
+    with an empty context; this one sees what the caller's request set, the visitor's Gradio request among
+    it, which a ZeroGPU call started from the thread is scheduled with (studio/zerogpu.py)."""
+    return threading.Thread(target=contextvars.copy_context().run, args=(target,), name=name, daemon=True)

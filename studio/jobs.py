@@ -12,6 +12,7 @@ restarted, and why. Without one, or for a job that kept too little, its state sa
 
 from __future__ import annotations
 
+import contextvars
 import json
 import queue
 import shutil
@@ -89,7 +90,8 @@ class PrintJobs:
     def __init__(self, root: Path, lifetime: float = 24 * 3600, resume: Resume | None = None):
         self.lifetime = lifetime
         self._jobs: dict[str, Job] = {}
-        self._queue: queue.SimpleQueue[tuple[Job, Work]] = queue.SimpleQueue()
+        # Each job with the context it was started in: its GPU call (on ZeroGPU) is the visitor's, who asked for it.
+        self._queue: queue.SimpleQueue[tuple[Job, Work, contextvars.Context]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.open(root, resume)
         threading.Thread(target=self._serve, name="nst-prints", daemon=True).start()
@@ -120,7 +122,7 @@ class PrintJobs:
         job.save()
         with self._lock:
             self._jobs[job_id] = job
-        self._queue.put((job, work))
+        self._queue.put((job, work, contextvars.copy_context()))
         return job
 
     def painting(self) -> Job | None:
@@ -192,29 +194,31 @@ class PrintJobs:
                 continue
             job.state, job.message = "waiting", RESTARTED
             job.save()
-            self._queue.put((job, work))
+            self._queue.put((job, work, contextvars.Context()))  # nobody's request: the server started it
 
     def _serve(self) -> None:
         while True:
-            job, work = self._queue.get()
-            if job.ended:  # stopped while waiting
-                continue
-            job.state = "painting"
-            job.save()
-            began = time.monotonic()
-            run = work(job)
-            try:
-                for job.step, job.left in run:
-                    job.changed.set()
-                    if job.cancelled.is_set():
-                        break
-            except Exception as error:  # a bad picture or setting: the job says so, the server goes on
-                self._end(job, "failed", str(error))
-                continue
-            finally:
-                run.close()
-            job.took = time.monotonic() - began
-            self._end(job, "stopped" if job.cancelled.is_set() else "done")
+            job, work, context = self._queue.get()
+            if not job.ended:  # else stopped while waiting
+                context.run(self._paint, job, work)
+
+    def _paint(self, job: Job, work: Work) -> None:
+        job.state = "painting"
+        job.save()
+        began = time.monotonic()
+        run = work(job)
+        try:
+            for job.step, job.left in run:
+                job.changed.set()
+                if job.cancelled.is_set():
+                    break
+        except Exception as error:  # a bad picture or setting: the job says so, the server goes on
+            self._end(job, "failed", str(error))
+            return
+        finally:
+            run.close()
+        job.took = time.monotonic() - began
+        self._end(job, "stopped" if job.cancelled.is_set() else "done")
 
     def _end(self, job: Job, state: str, message: str | None = None) -> None:
         """The job ended in `state`; `message` says why (None: what it said before stays, a restart's note)."""

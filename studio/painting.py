@@ -14,6 +14,7 @@ import pandas as pd
 from nst_core import DivergenceError, ImageError
 from nst_core.export import content_alpha
 from nst_core.images import check_paintable, open_image
+from nst_core.memory import DoesNotFitError
 
 from .background import latest
 from .controls import EXTRAS, NAMES, SHAPES, _inputs, _readable, refusal, taking
@@ -101,7 +102,7 @@ def paint(*values, request: gr.Request = None):
         if ticket.stopped.is_set() and not (shown and shown[0].done):  # the run has ended: the picture so far it is
             kept = save_result(picture, result_name(content, styles[0])) if picture else gr.skip()
             yield gr.skip(), STOPPED, gr.skip(), kept
-    except (ImageError, DivergenceError) as error:
+    except (ImageError, DivergenceError, DoesNotFitError) as error:  # a GPU too full, too: said in words
         raise _readable(error, content, styles[0], settings.get("second_style"), None, settings["regions"]) from None
     finally:
         GATE.leave(ticket)  # stopped, failed, disconnected or done: the next in line goes

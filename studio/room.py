@@ -18,6 +18,7 @@ import gradio as gr
 
 from nst_core import StyleConfig, stylize
 from nst_core.images import open_image
+from nst_core.stylize import stylize_batch
 
 from .executors import RayCluster
 from .gate import Gate
@@ -25,6 +26,7 @@ from .jobs import PrintJobs
 from .server import engine
 from .store import Room
 from .workshop import Workshop
+from .zerogpu import on_gpu
 
 SHARED_SLOWDOWN = 1.65  # how much slower a run goes beside another on one device (bench.sharing: 1.64x on 2 cores)
 RESULTS = Path(tempfile.gettempdir()) / "tee-style-studio"
@@ -92,18 +94,38 @@ def execute(content, styles, config: StyleConfig, start=None, regions=None):
 
 
 def run_steps(content, style, config: StyleConfig, start=None, regions=None):
-    """The engine's steps, run where the device is (on ZeroGPU, inside the GPU worker); CPU images out."""
+    """The engine's steps, run where the device is (on ZeroGPU, inside the GPU call); CPU images out."""
     yield from stylize(content, style, config, backbone=engine().backbone, device=engine().device, start=start,
                        regions=regions)
 
 
+def batch_steps(contents, styles, config: StyleConfig):
+    """A workshop batch's reports, run where the device is (on ZeroGPU, inside one GPU call for the batch)."""
+    yield from stylize_batch(contents, styles, config, backbone=engine().backbone, device=engine().device)
+
+
 def gpu_seconds(content, style, config: StyleConfig, start=None, regions=None) -> int:
-    """ZeroGPU time to ask for: the cost model's estimate with room to spare."""
-    return int(min(300, 15 + 2 * engine().countdown(config, open_image(content).size).total))
+    """ZeroGPU time to ask for a run: the cost model's estimate, with room to spare."""
+    return _asking(engine().countdown(config, open_image(content).size).total)
 
 
-if spaces is not None:
-    run_steps = spaces.GPU(duration=gpu_seconds)(run_steps)
+def batch_seconds(contents, styles, config: StyleConfig) -> int:
+    """ZeroGPU time to ask for a workshop batch (its photos are tensors at the run's size): as long as its
+    pictures take one after another, the most a batch can take (on a GPU it takes less: bench.loop)."""
+    height, width = contents[0].shape[-2:]
+    return _asking(len(contents) * engine().countdown(config, (width, height)).total)
+
+
+def _asking(seconds: float) -> int:
+    """Seconds to ask ZeroGPU for work the cost model puts at `seconds`: twice that and 15 s, at most the five
+    minutes a call may ask for without a PRO subscription (a longer run is cut off: prints belong on a GPU
+    server of one's own, README)."""
+    return int(min(300, 15 + 2 * seconds))
+
+
+GPU = spaces.GPU if spaces is not None else None  # the GPU call on ZeroGPU (it is the function itself elsewhere)
+run_steps = on_gpu(run_steps, GPU, gpu_seconds)
+batch_steps = on_gpu(batch_steps, GPU, batch_seconds)
 
 
 def result_name(content: str, style: str, suffix: str = "") -> str:

@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -45,12 +45,14 @@ class Workshop:
 
     One batch paints at a time. The oldest waiting job always goes into the next batch, with the
     jobs behind it that share its key (first come, first served; nobody is overtaken by a later
-    arrival of another kind).
+    arrival of another kind). A batch is painted by `run` (contents, styles, config), the engine's
+    `stylize_batch` on `device` unless told otherwise: on ZeroGPU, one GPU call for the batch.
     """
 
     def __init__(self, backbone: Backbone | FeatureNet, device: torch.device | str = "auto", max_batch: int = 8,
-                 gather: float = 0.5):
+                 gather: float = 0.5, run: Callable[..., Iterator[list]] | None = None):
         self.backbone, self.device = backbone, resolve_device(device)
+        self.run = run or self._here
         self.max_batch, self.gather = max_batch, gather
         self.batches: list[int] = []  # the size of every batch painted, for the curious and the tests
         self._waiting: list[_Job] = []
@@ -91,9 +93,11 @@ class Workshop:
                 self.batches.append(len(batch))
                 self._paint(batch)  # never raises: errors go to the batch's jobs
 
+    def _here(self, contents: list, styles: list, config: StyleConfig) -> Iterator[list]:
+        return stylize_batch(contents, styles, config, backbone=self.backbone, device=self.device)
+
     def _paint(self, batch: list[_Job]) -> None:
-        run = stylize_batch([job.content for job in batch], [job.style for job in batch], batch[0].config,
-                            backbone=self.backbone, device=self.device)
+        run = self.run([job.content for job in batch], [job.style for job in batch], batch[0].config)
         try:
             for reports in run:
                 for job, report in zip(batch, reports):
