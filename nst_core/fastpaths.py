@@ -5,6 +5,7 @@ Each is a field of StyleConfig, and bench/speed.py measures what each one gives 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 import weakref
@@ -18,6 +19,8 @@ from .config import StyleConfig
 from .precision import resolve_precision
 
 _compiled: weakref.WeakKeyDictionary[FeatureNet, Callable] = weakref.WeakKeyDictionary()
+_channels_last: weakref.WeakKeyDictionary[FeatureNet, FeatureNet] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 class TunedNet:
@@ -30,9 +33,9 @@ class TunedNet:
     """
 
     def __init__(self, net: FeatureNet, config: StyleConfig, device: torch.device):
-        self.net = net
-        self.arch = net.arch
         self.channels_last = config.channels_last
+        self.net = net = _in_channels_last(net) if self.channels_last else net
+        self.arch = net.arch
         self.dtype = torch.bfloat16 if resolve_precision(config.precision, device) == "bf16" else None
         self.device_type = device.type
         self.forward = _compile(net) if config.compile else net
@@ -43,6 +46,18 @@ class TunedNet:
         # No cast-weight cache: it lives only inside one autocast block anyway, and a CUDA graph can't hold it.
         with torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None, cache_enabled=False):
             return self.forward(image, layers, pooling)
+
+
+def _in_channels_last(net: FeatureNet) -> FeatureNet:
+    """A copy of the network with its weights laid out channels-last, made once per process: NHWC input against
+    NCHW weights makes the convolutions lay the weights out again on every call. A copy, because the server's
+    other runs share the network as it is."""
+    with _lock:
+        made = _channels_last.get(net)
+        device = next(net.parameters()).device
+        if made is None or next(made.parameters()).device != device:  # none yet, or the network has moved since
+            made = _channels_last[net] = copy.deepcopy(net).to(memory_format=torch.channels_last)
+        return made
 
 
 def _compile(net: FeatureNet) -> Callable:

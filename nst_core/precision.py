@@ -1,7 +1,7 @@
 """Choosing the convolutions' precision once, at the edge: bfloat16 where it is faster here, float32 elsewhere.
 
-On a CUDA card with bf16 (Ampere and later) the convolutions run in bfloat16: the same objective in
-fewer milliseconds. A CPU is measured: one with AVX512-BF16 or AMX runs bf16 1.5-2x faster, one
+On a CUDA card with bf16 in its tensor cores (Ampere and later: compute capability 8.0) the convolutions
+run in bfloat16: the same objective in fewer milliseconds. Older cards emulate bf16, slower than float32. A CPU is measured: one with AVX512-BF16 or AMX runs bf16 1.5-2x faster, one
 without 3.5x slower (docs/performance.md), and the instruction flags are not the whole story, so a
 short timing of VGG's first layers decides: float32 and bf16 timed in turns, the median ratio, so a
 neighbour's burst during one timing cannot decide. The answer is kept per machine (processor, torch
@@ -31,8 +31,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """"float32" or "bf16" for `precision` ("auto", "float32" or "bf16") on `device`."""
     if precision != "auto":
         return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "float32"
+    if device.type == "cuda":  # not torch.cuda.is_bf16_supported(), which says yes where bf16 is only emulated
+        return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "float32"
     if device.type == "cpu":
         return "bf16" if cpu_bf16_speedup() >= MIN_SPEEDUP else "float32"
     return "float32"

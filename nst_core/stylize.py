@@ -285,7 +285,7 @@ def stylize_batch(
             yield [Step(iteration=0, total=config.total_steps, elapsed=time.perf_counter() - started,
                         losses=Losses(*[math.nan] * 4), image=frame, note=note, alpha=_alpha(own, frame.shape[-2:], config))
                    for frame, own in zip(frames, guides)]
-        cadence = Cadence(config)
+        cadence = Cadence(config, asynchronous=device.type == "cuda")
         for size, steps in zip((*config.scales, config.size), (*config.scale_steps, config.steps)):
             sketching = config.coarse_sketch and size != config.size
             if sketching and min(fitted_size(contents[0].size, size, config.aspect)) < MIN_SIDE:
@@ -331,21 +331,34 @@ def _shown_alpha(alpha: torch.Tensor) -> torch.Tensor | None:
 
 class Cadence:
     """When a run shows a frame: every `preview_every` iterations, and before `preview_seconds` have passed
-    since the last one (if set), judging by what the last iteration took."""
+    since the last one (if set). On the CPU the clock between two iterations is what an iteration takes. On a
+    GPU the host only queues replays and runs ahead of the card, so the clock says nothing until a frame's
+    read-back waits for the card: there the pace is measured from frame to frame (the first comes after one
+    iteration), and a frame is due after as many iterations as fit in the seconds."""
 
-    def __init__(self, config: StyleConfig):
-        self.every, self.seconds = config.preview_every, config.preview_seconds
-        self.shown = self.ticked = time.perf_counter()
+    def __init__(self, config: StyleConfig, asynchronous: bool = False):
+        self.every, self.seconds, self.asynchronous = config.preview_every, config.preview_seconds, asynchronous
+        self.shown_at = self.ticked = time.perf_counter()
+        self.since = 0  # iterations since the last frame
+        self.pace = 0.0  # seconds an iteration took between the last two frames; 0 before the first
 
     def due(self, iteration: int, last: bool) -> bool:
         now = time.perf_counter()
         iteration_time, self.ticked = now - self.ticked, now
+        self.since += 1
         due = last or iteration % self.every == 0
-        if self.seconds and not due:
-            due = now - self.shown + iteration_time >= self.seconds  # one more would be late
-        if due:
-            self.shown = now
+        if self.seconds and not due:  # one more would be late
+            if self.asynchronous:  # the first frame comes at once: its read-back measures the pace
+                due = not self.pace or (self.since + 1) * self.pace >= self.seconds
+            else:
+                due = now - self.shown_at + iteration_time >= self.seconds
         return due
+
+    def shown(self) -> None:
+        """The frame that was due has been read back (on a GPU: the card has finished its iterations)."""
+        now = time.perf_counter()
+        self.pace = (now - self.shown_at) / max(self.since, 1)
+        self.shown_at, self.since = now, 0
 
 
 @dataclass
@@ -488,6 +501,7 @@ class _Scale:
                     views = shown(self.composite(self.last_good), self.photos, config)
                     flags = torch.stack((has_good, bad, giving_up, recoveries)).to(good_terms)
                     numbers = torch.cat((good_terms, flags, optimizer.lr[None])).cpu()  # the preview's one read-back
+                cadence.shown()
                 reports = []
                 for index, (*values, good_yet, went_bad, gave_up, recovered, lr) in enumerate(numbers.T.tolist()):
                     if gave_up:

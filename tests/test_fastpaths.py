@@ -76,6 +76,23 @@ def test_tuned_network_calls_agree_with_float32(tiny_net, content_array, changes
         assert (got - expected).norm() / expected.norm() < tolerance
 
 
+def test_channels_last_weights_are_laid_out_once_on_a_copy(tiny_net):
+    first, second = (TunedNet(tiny_net, StyleConfig(channels_last=True), CPU) for _ in range(2))
+    assert first.net is second.net is not tiny_net  # one copy for every run of the process
+    weights = [module.weight for module in first.net.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert weights and all(weight.is_contiguous(memory_format=torch.channels_last) for weight in weights)
+    shared = [module.weight for module in tiny_net.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert all(weight.is_contiguous() for weight in shared)  # the runs without it keep theirs as they were
+
+
+@pytest.mark.parametrize("capability, chosen", [((7, 5), "float32"), ((8, 0), "bf16"), ((9, 0), "bf16")])
+def test_auto_precision_on_a_card_takes_bf16_only_where_it_is_native(monkeypatch, capability, chosen):
+    """torch.cuda stubbed (no GPU here): a Turing card emulates bf16, slower than float32."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    assert precision.resolve_precision("auto", torch.device("cuda")) == chosen
+
+
 def test_bf16_runs_descend_and_stay_finite(tiny_net, content_array, style_array):
     config = StyleConfig(size=48, steps=20, preview_every=10, precision="bf16")
     steps = list(stylize(content_array, style_array, config, backbone=tiny_net, device=CPU))

@@ -2,7 +2,10 @@
 replays, and the eager fallback when capture fails. The capture itself is checked on a GPU (bench.loop)."""
 
 import contextlib
+import gc
 import logging
+import threading
+import time
 
 import pytest
 import torch
@@ -14,29 +17,48 @@ from nst_core.graphs import WARMUP, Replay
 class _FakeCuda:
     """Records what Replay asks of torch.cuda; a replay counts instead of running kernels."""
 
-    def __init__(self, fail_capture: bool = False):
-        self.fail_capture = fail_capture
-        self.captures = self.replays = self.side_stream_calls = 0
+    def __init__(self, fail_capture: bool = False, capture_seconds: float = 0.0):
+        self.fail_capture, self.capture_seconds = fail_capture, capture_seconds
+        self.captures = self.replays = 0
+        self.capturing = self.most_capturing = 0  # captures under way at once, now and at most
         self.on_side_stream = False
+        self.devices: list = []  # the device current at each capture and replay
+        self.streams: list = []  # the devices streams were made on
+        self.local = threading.local()  # the current device is each thread's own, as CUDA's is
+        self._lock = threading.Lock()
         fake = self
 
         class CUDAGraph:
+            def capture_begin(self, capture_error_mode="global"):
+                assert capture_error_mode == "thread_local"
+                assert fake.on_side_stream, "captured on the current stream"
+                with fake._lock:
+                    fake.captures += 1
+                    fake.capturing += 1
+                    fake.most_capturing = max(fake.most_capturing, fake.capturing)
+                fake.devices.append(getattr(fake.local, "device", None))
+                time.sleep(fake.capture_seconds)  # another thread may try to capture meanwhile
+                if fake.fail_capture:
+                    raise RuntimeError("operation not permitted when stream is capturing")
+
+            def capture_end(self):
+                with fake._lock:
+                    fake.capturing -= 1
+
             def replay(self):
                 fake.replays += 1
+                fake.devices.append(getattr(fake.local, "device", None))
 
         self.CUDAGraph = CUDAGraph
 
-    def graph(self, graph, capture_error_mode="global"):
-        assert capture_error_mode == "thread_local"
-        self.captures += 1
-        if self.fail_capture:
-            raise RuntimeError("operation not permitted when stream is capturing")
-        return contextlib.nullcontext()
+    def graph(self, *args, **kwargs):
+        raise AssertionError("torch.cuda.graph collects garbage and empties the cache before each capture")
 
-    def Stream(self):
+    def Stream(self, device=None):
+        self.streams.append(device)
         return self
 
-    def current_stream(self):
+    def current_stream(self, device=None):
         return self
 
     def wait_stream(self, stream):
@@ -45,10 +67,18 @@ class _FakeCuda:
     @contextlib.contextmanager
     def stream(self, stream):
         self.on_side_stream = True
-        yield
-        self.on_side_stream = False
+        try:
+            yield
+        finally:
+            self.on_side_stream = False
 
-    def synchronize(self):
+    @contextlib.contextmanager
+    def device(self, device):
+        before, self.local.device = getattr(self.local, "device", None), device
+        yield
+        self.local.device = before
+
+    def synchronize(self, device=None):
         pass
 
 
@@ -56,8 +86,9 @@ class _FakeCuda:
 def fake_cuda(monkeypatch):
     def install(**options):
         fake = _FakeCuda(**options)
-        for name in ("CUDAGraph", "graph", "Stream", "current_stream", "stream", "synchronize"):
+        for name in ("CUDAGraph", "graph", "Stream", "current_stream", "stream", "device", "synchronize"):
             monkeypatch.setattr(graphs.torch.cuda, name, getattr(fake, name))
+        monkeypatch.setattr(graphs.torch.cuda, "empty_cache", lambda: pytest.fail("the cache was emptied"))
         return fake
 
     return install
@@ -79,7 +110,7 @@ def test_warm_up_then_one_capture_then_only_replays(fake_cuda):
     calls, iteration = _counting(fake)
     replay = Replay(iteration, torch.device("cuda"))
     outputs = [replay() for _ in range(WARMUP + 5)]
-    assert calls == [True] * WARMUP + [False]  # warm-up on a side stream, then the captured call
+    assert calls == [True] * (WARMUP + 1)  # warm-up on a side stream, then the call captured on a stream of its own
     assert fake.captures == 1 and fake.replays == 5  # the capture's own call replays once, then four more
     assert all(output is outputs[WARMUP] for output in outputs[WARMUP:])  # the graph's static output
 
@@ -94,6 +125,28 @@ def test_a_failed_capture_falls_back_to_eager_for_good(fake_cuda, caplog):
     assert calls == [True] * WARMUP + [False] * 4
     assert fake.captures == 1 and fake.replays == 0
     assert "could not be captured" in caplog.text
+
+
+def test_two_runs_capture_one_at_a_time_on_their_own_cards(fake_cuda, monkeypatch):
+    fake = fake_cuda(capture_seconds=0.1)
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
+    cards = [torch.device("cuda", index) for index in (0, 1)]  # the second as --device cuda:1 would give it
+    replays = [Replay(_counting(fake)[1], card) for card in cards]
+
+    def run(replay):
+        for _ in range(WARMUP + 3):
+            replay()
+
+    threads = [threading.Thread(target=run, args=(replay,)) for replay in replays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.captures == 2 and fake.most_capturing == 1  # the second waited for the first
+    assert sorted(fake.devices, key=str) == [cards[0]] * 4 + [cards[1]] * 4  # captures and replays on their cards
+    assert set(map(str, fake.streams)) == {"cuda:0", "cuda:1"}  # streams on the run's card, not the current one
+    assert collections == []  # no garbage collection on the way to the first frame
 
 
 @pytest.mark.parametrize("device, enabled", [("cpu", True), ("cuda", False)])

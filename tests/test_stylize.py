@@ -364,3 +364,33 @@ def test_the_tone_term_holds_the_photos_light_and_dark(tiny_net, content_array, 
         tiny_net, load_image(dark, 48), load_image(style_array, 48), config.replace(tone_weight=5.0)),
         config.replace(tone_weight=5.0))
     assert float(terms["content"]) < 1e-6  # the photo itself: no content error, no tone error
+
+
+class _Clock:
+    """A stand-in for time.perf_counter that moves only when told."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_frame_comes_within_preview_seconds_on_the_cpu_and_on_a_gpu(monkeypatch, asynchronous):
+    """On a GPU the host queues an iteration in a millisecond and learns what the card took only when a frame's
+    read-back waits for it; the frames must still come every `preview_seconds`, not every `preview_every`."""
+    clock = _Clock()
+    monkeypatch.setattr(stylize_module, "time", clock)
+    cadence = stylize_module.Cadence(StyleConfig(preview_every=100, preview_seconds=0.45), asynchronous=asynchronous)
+    frames, card = [0.0], 0.0  # when the frames came, by the card's own clock: each iteration takes it 0.1 s
+    for iteration in range(1, 31):
+        card += 0.1
+        clock.now = clock.now + 0.001 if asynchronous else card  # on a GPU the host runs ahead of the card
+        if cadence.due(iteration, last=False):
+            clock.now = card  # the read-back waits for the card
+            frames.append(card)
+            cadence.shown()
+    gaps = [later - earlier for earlier, later in zip(frames, frames[1:])]
+    assert len(gaps) >= 7 and all(gap <= 0.45 + 1e-9 for gap in gaps), gaps  # never late
+    assert all(gap >= 0.3 for gap in gaps[1:]), gaps  # nor needlessly often, once the pace is known
