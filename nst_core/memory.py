@@ -80,7 +80,7 @@ def available_bytes(device: torch.device) -> int:
     if device.type == "cuda":
         try:
             free, _ = torch.cuda.mem_get_info(device)
-        except RuntimeError:  # ZeroGPU's main process: CUDA is emulated there, no card to ask; plan for a whole one
+        except RuntimeError:  # emulated CUDA with no card behind it to ask: plan for the whole card
             return int(torch.cuda.get_device_properties(device).total_memory * 0.9)
         cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         return int((free + cached) * 0.9)

@@ -1,5 +1,5 @@
 """The memory a run may take: PyTorch's cache counted as free on a GPU (torch.cuda's queries stubbed: no GPU here),
-ZeroGPU's emulated CUDA, and the claims that keep runs starting together from each planning on all of it."""
+emulated CUDA with no card to ask, and the claims that keep runs starting together from each planning on all of it."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_the_cache_pytorch_holds_counts_as_free(card):
     assert available_bytes(CUDA) == int(0.9 * 2 * GIB)
 
 
-def test_zerogpus_emulated_cuda_plans_for_the_whole_card(monkeypatch):
+def test_a_card_that_cannot_be_asked_is_planned_for_whole(monkeypatch):
     def no_card(device=None):
         raise RuntimeError("Low-level CUDA init (`torch._C._cuda_init`) reached")
 
