@@ -11,19 +11,24 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from nst_core import DivergenceError, ImageError
+from nst_core import DivergenceError, ImageError, StyleConfig
 from nst_core.memory import DoesNotFitError
+from nst_core.stylize import stylize_batch
 from studio.background import latest
 from studio.jobs import PrintJobs
-from studio.zerogpu import OUT_OF_MEMORY, Carried, carried, restored
+from studio.workshop import Workshop
+from studio.zerogpu import OUT_OF_MEMORY, Carried, carried, on_gpu, restored
+from tests.pictures import smooth_picture, stripes_picture
 from tests.standin import spaces as standin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +79,35 @@ def test_a_print_job_runs_in_the_context_it_was_started_in(tmp_path):
     assert seen == ["grace"] and job.state == "done"
 
 
+def test_a_workshop_batch_paints_inside_one_gpu_call_and_its_errors_reach_everyone(tiny_net):
+    def batch(contents, styles, config):
+        yield from stylize_batch(contents, styles, config, backbone=tiny_net, device="cpu")
+
+    workshop = Workshop(tiny_net, "cpu", gather=1.0, run=on_gpu(batch, standin.GPU, lambda *args: 60))
+    config = StyleConfig(size=48, steps=4, preview_every=2, precision="float32")
+    standin.CALLS.clear()
+    results: dict = {}
+
+    def person(name, photo, painting):
+        try:
+            results[name] = [step.iteration for step in workshop.stylize(photo, painting, config)]
+        except Exception as error:
+            results[name] = error
+
+    tiny = np.zeros((4, 4, 3), np.uint8)  # a painting of 4x4 pixels: nothing to see
+    for people in ([("ada", smooth_picture(1), stripes_picture(2)), ("grace", smooth_picture(3), smooth_picture(4))],
+                   [("alan", smooth_picture(5), tiny), ("edsger", smooth_picture(6), tiny)]):
+        threads = [threading.Thread(target=person, args=args) for args in people]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert results["ada"] == results["grace"] == [2, 4]
+    assert all(isinstance(results[name], ImageError) and "too small to paint" in str(results[name])
+               for name in ("alan", "edsger"))
+    assert [(call.function, call.session) for call in standin.CALLS] == [("batch", None)] * 2  # a call a batch
+
+
 def test_the_studio_runs_its_gpu_work_inside_spaces_gpu_when_it_is_there():
     """app.py with `spaces` importable, as on a Space: its runs and workshop batches go through spaces.GPU."""
     probe = ("import app, spaces; from studio import room; "
@@ -90,7 +124,6 @@ def test_the_studio_runs_its_gpu_work_inside_spaces_gpu_when_it_is_there():
 def zerogpu(app_server, monkeypatch):
     """The launched studio with its runs inside the stand-in's GPU call, as room.py wraps them on a Space."""
     from studio import room
-    from studio.zerogpu import on_gpu
 
     monkeypatch.setattr(room, "run_steps", on_gpu(room.run_steps, standin.GPU, room.gpu_seconds))
     standin.CALLS.clear()
