@@ -117,8 +117,9 @@ def main() -> None:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         budgets["before (driver's free only)"] = int(free * 0.9)
-        print(f"cache after it: {(torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)) / 2**30:.1f}"
-              f" GB; peak {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GB\n")
+        cache = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        peak = torch.cuda.max_memory_allocated(device)
+        print(f"cache after it: {cache / 2**30:.1f} GB; peak {peak / 2**30:.1f} GB\n")
     print("| budget | GB | tee tile |\n|---|---|---|")
     for label, budget in budgets.items():
         try:

@@ -1,10 +1,11 @@
 """Choosing the convolutions' precision once, at the edge: bfloat16 where it is faster here, float32 elsewhere.
 
 On a CUDA card with bf16 in its tensor cores (Ampere and later: compute capability 8.0) the convolutions
-run in bfloat16: the same objective in fewer milliseconds. Older cards emulate bf16, slower than float32. A CPU is measured: one with AVX512-BF16 or AMX runs bf16 1.5-2x faster, one
-without 3.5x slower (docs/performance.md), and the instruction flags are not the whole story, so a
-short timing of VGG's first layers decides: float32 and bf16 timed in turns, the median ratio, so a
-neighbour's burst during one timing cannot decide. The answer is kept per machine (processor, torch
+run in bfloat16: the same objective in fewer milliseconds; older cards emulate bf16, slower than float32.
+A CPU is measured: one with AVX512-BF16 or AMX runs bf16 1.5-2x faster, one without 3.5x slower
+(docs/performance.md), and the instruction flags are not the whole story, so a short timing of VGG's
+first layers decides: float32 and bf16 timed in turns, the median ratio, so a neighbour's burst during
+one timing cannot decide. The answer is kept per machine (processor, torch
 version, threads) in the user's cache folder, so it is measured once, and every start of the server
 and every `precision="auto"` run agree.
 """
