@@ -25,8 +25,8 @@ import time
 
 import torch
 
-from bench.speed import _cpu_name
-from nst_core import load_backbone, preset, stylize
+from bench.speed import on_this_device
+from nst_core import preset, stylize
 from nst_core.memory import available_bytes, choose_tile
 from nst_core.tiling import margin_for
 
@@ -81,10 +81,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=512, help="its tile side")
     args = parser.parse_args()
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    backbone = load_backbone()
-    backbone.net.to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    device, backbone, name = on_this_device()
     print(f"device: {name}; torch {torch.__version__} (CUDA {torch.version.cuda}); backbone {backbone.description}")
     config = preset("default", size=args.size, steps=args.steps, preview_every=10)
     fallbacks = _Fallbacks()

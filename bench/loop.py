@@ -23,8 +23,8 @@ import time
 import torch
 
 from bench.convergence import lbfgs
-from bench.speed import Evaluator, PeakMemory, _cpu_name, _sync, matmul_peak, textbook
-from nst_core import load_backbone, load_image, preset, stylize
+from bench.speed import Evaluator, PeakMemory, _sync, matmul_peak, on_this_device, textbook
+from nst_core import load_image, preset, stylize
 from nst_core.backbone import FeatureNet
 from nst_core.fastpaths import TunedNet
 from nst_core.graphs import Replay
@@ -138,10 +138,7 @@ def main() -> None:
     parser.add_argument("--tee-steps", type=int, default=300, help="iterations at the tee's coarsest scale")
     args = parser.parse_args()
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    backbone = load_backbone()
-    backbone.net.to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    device, backbone, name = on_this_device()
     print(f"device: {name}; torch {torch.__version__} (CUDA {torch.version.cuda}); {torch.get_num_threads()} "
           f"threads; peak {matmul_peak(device) / 1e12:.1f} TFLOP/s (float32 matmul)")
     print(f"backbone: {backbone.description}\n")

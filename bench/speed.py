@@ -396,6 +396,14 @@ def _fast_paths(args, size, backbone, device) -> list[str]:
     return rows
 
 
+def on_this_device():
+    """The device here (the GPU if there is one), the backbone loaded onto it, and the device in words."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    backbone = load_backbone()
+    backbone.net.to(device)
+    return device, backbone, torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+
+
 def _cpu_name() -> str:
     with open("/proc/cpuinfo") as info:
         for line in info:
