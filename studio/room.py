@@ -118,8 +118,8 @@ def batch_seconds(contents, styles, config: StyleConfig) -> int:
 
 def _asking(seconds: float) -> int:
     """Seconds to ask ZeroGPU for work the cost model puts at `seconds`: twice that and 15 s, at most the five
-    minutes a call may ask for without a PRO subscription (a longer run is cut off: prints belong on a GPU
-    server of one's own, README)."""
+    minutes ZeroGPU lets a call ask for (its limit, not documented, may change; a longer run is cut off:
+    long prints belong on a GPU server of one's own, README)."""
     return int(min(300, 15 + 2 * seconds))
 
 
