@@ -109,7 +109,8 @@ class Claims:
     the runs before it claimed and the device does not show yet, and claims what it needs in the same step,
     so that two runs starting together (a print and a live run on one GPU) do not each plan on all of it."""
 
-    def __init__(self):
+    def __init__(self, available: Callable[[torch.device], int] = available_bytes):
+        self.available = available  # what the device has for runs, claims aside
         self._lock = threading.Lock()
         self._claims: list[Claim] = []
 
@@ -118,7 +119,7 @@ class Claims:
         DoesNotFitError, with the memory left for the run (or `budget`, when the run was given one), and claim
         what it says until `release`."""
         with self._lock:
-            budget = budget or max(0, available_bytes(device) - self.unseen(device))
+            budget = budget or max(0, self.available(device) - self.unseen(device))
             need, kept = plan(budget)
             claim = Claim(str(device), need, kept, budget)
             self._claims.append(claim)

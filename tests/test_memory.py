@@ -3,14 +3,15 @@ emulated CUDA with no card to ask, and the claims that keep runs starting togeth
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 
 import pytest
 import torch
 
-from nst_core import StyleConfig, memory, stylize
-from nst_core.memory import CLAIMS, GIB, Claims, DoesNotFitError, available_bytes
+from nst_core import StyleConfig, stylize
+from nst_core.memory import GIB, Claims, DoesNotFitError, available_bytes
 
 CUDA = torch.device("cuda")
 
@@ -83,26 +84,34 @@ def test_runs_starting_together_each_see_the_others_claim(card):
     assert sorted(budgets, reverse=True) == [int(0.9 * 8 * GIB), int(0.9 * 8 * GIB) - 3 * GIB]
 
 
-def test_a_run_gives_its_claim_back_when_it_ends_or_is_closed(tiny_net, content_array, style_array):
+@pytest.fixture
+def claims(monkeypatch):
+    """The engine's claims as a ledger of this test's own (the launched studio of other tests may paint meanwhile),
+    on a machine with `claims.free` bytes available."""
+    ledger = Claims(available=lambda device: ledger.free)
+    ledger.free = 16 * GIB
+    monkeypatch.setattr(importlib.import_module("nst_core.stylize"), "CLAIMS", ledger)
+    return ledger
+
+
+def test_a_run_gives_its_claim_back_when_it_ends_or_is_closed(claims, tiny_net, content_array, style_array):
     config = StyleConfig(size=48, steps=6, preview_every=3, scales=(32,), scale_steps=(3,))
     cpu = torch.device("cpu")
     steps = stylize(content_array, style_array, config, backbone=tiny_net, device=cpu)
     next(steps)
-    assert CLAIMS.unseen(cpu) > 0  # painting: its activations are claimed
+    assert claims.unseen(cpu) > 0  # painting: its activations are claimed
     steps.close()
-    assert CLAIMS.unseen(cpu) == 0
+    assert claims.unseen(cpu) == 0
     list(stylize(content_array, style_array, config, backbone=tiny_net, device=cpu))
-    assert CLAIMS.unseen(cpu) == 0
+    assert claims.unseen(cpu) == 0
 
 
-def test_a_run_that_would_not_fit_beside_anothers_claim_says_so(tiny_net, content_array, style_array, monkeypatch):
-    monkeypatch.setattr(memory, "available_bytes", lambda device: 600 * 2**20)
+def test_a_run_that_would_not_fit_beside_anothers_claim_says_so(claims, tiny_net, content_array, style_array):
+    claims.free = 600 * 2**20
     config = StyleConfig(size=64, steps=2, preview_every=2)
     cpu = torch.device("cpu")
-    other = CLAIMS.claim(cpu, lambda budget: (590 * 2**20, 0))  # a print that started a moment before
-    try:
-        with pytest.raises(DoesNotFitError, match="choose a smaller size"):
-            list(stylize(content_array, style_array, config, backbone=tiny_net, device=cpu))
-    finally:
-        CLAIMS.release(other)
+    other = claims.claim(cpu, lambda budget: (590 * 2**20, 0))  # a print that started a moment before
+    with pytest.raises(DoesNotFitError, match="choose a smaller size"):
+        list(stylize(content_array, style_array, config, backbone=tiny_net, device=cpu))
+    claims.release(other)
     assert len(list(stylize(content_array, style_array, config, backbone=tiny_net, device=cpu))) == 1

@@ -164,9 +164,10 @@ def test_a_divergence_is_said_in_plain_words(zerogpu, monkeypatch):
 
 
 def test_a_print_too_large_for_the_cards_memory_is_said_in_plain_words(zerogpu, monkeypatch):
-    from nst_core import memory
+    from nst_core.memory import Claims
 
-    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**20)  # a card with 1 MB free
+    card = Claims(available=lambda device: 2**20)  # a card with 1 MB free
+    monkeypatch.setattr(importlib.import_module("nst_core.stylize"), "CLAIMS", card)
     job = zerogpu.submit(content=handle_file(str(ASSETS / "astronaut.png")),
                          style=handle_file(str(ASSETS / "the_scream.jpg")), steps=10, print_name="custom",
                          custom_size="96x80", final_steps=4, api_name="/print")
