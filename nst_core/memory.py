@@ -95,7 +95,6 @@ class Claim:
     device: str
     need: int
     kept: int
-    budget: int  # what the run was planned against
     started: bool = False  # its first iteration has run
 
     def unseen(self) -> int:
@@ -121,7 +120,7 @@ class Claims:
         with self._lock:
             budget = budget or max(0, self.available(device) - self.unseen(device))
             need, kept = plan(budget)
-            claim = Claim(str(device), need, kept, budget)
+            claim = Claim(str(device), need, kept)
             self._claims.append(claim)
             return claim
 

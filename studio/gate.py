@@ -125,7 +125,7 @@ class Gate:
             if ticket not in self._waiting:
                 return 0.0
             now, overrun = time.monotonic(), self.overrun()
-            free = sorted(self._left(running, now) for running in self._running)
+            free = sorted(self._left(running, now, overrun) for running in self._running)
             free += [0.0] * (self.slots - len(free))
             for ahead in self._waiting:
                 if ahead is ticket:
@@ -143,19 +143,20 @@ class Gate:
     def people(self) -> tuple[list[float], list[float]]:
         """The seconds left of each run painting, and the seconds each run waiting in line will take, in order."""
         with self._changed:
-            now = time.monotonic()
-            return [self._left(ticket, now) for ticket in self._running], [ticket.seconds for ticket in self._waiting]
+            now, overrun = time.monotonic(), self.overrun()
+            return [self._left(ticket, now, overrun) for ticket in self._running], [t.seconds for t in self._waiting]
 
     def work(self) -> list[float]:
         """Seconds each run painting or waiting still needs (painting alone)."""
-        with self._changed:
-            now = time.monotonic()
-            return [self._left(ticket, now) for ticket in self._running] + [ticket.seconds for ticket in self._waiting]
+        painting, waiting = self.people()
+        return painting + waiting
 
-    def _left(self, ticket: Ticket, now: float) -> float:
+    @staticmethod
+    def _left(ticket: Ticket, now: float, overrun: float) -> float:
+        """A running ticket's seconds left: as its run reported, else as estimated (times the recent overrun)."""
         if ticket.left is not None:
             return ticket.left
-        return max(0.0, ticket.seconds * self.overrun() - (now - ticket.admitted))  # not reported yet: as estimated
+        return max(0.0, ticket.seconds * overrun - (now - ticket.admitted))
 
     def _admit(self) -> None:
         while self._waiting and len(self._running) < self.slots and not self.paused:
