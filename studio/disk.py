@@ -17,7 +17,9 @@ CHECK_SECONDS = 1.0  # how often the folders are measured: a burst of uploads is
 
 def keep_under(folders: list[Path], cap: int, kept: frozenset[str] = frozenset()) -> int:
     """Remove the oldest files under `folders` until they hold at most `cap` bytes; how many bytes went. Files
-    named in `kept` (the page's own example pictures, which gradio copies in once at start) stay."""
+    named in `kept` (the page's own example pictures, which gradio copies in once at start) stay, and so do the
+    files this process has open: an upload still arriving, a download being sent (they count, and go once
+    they are closed, if they are still the oldest)."""
     files = []
     for folder in folders:
         for path in Path(folder).rglob("*"):
@@ -28,10 +30,11 @@ def keep_under(folders: list[Path], cap: int, kept: frozenset[str] = frozenset()
             except OSError:  # removed meanwhile (gradio's own cleaning, or a prune)
                 continue
     excess, removed = sum(size for _, size, _ in files) - cap, 0
+    busy = open_files() if excess > 0 else set()
     for _, size, path in sorted(files, key=lambda entry: entry[0]):
         if removed >= excess:
             break
-        if path.name in kept:
+        if path.name in kept or str(path.resolve()) in busy:
             continue
         try:
             path.unlink()
@@ -41,6 +44,21 @@ def keep_under(folders: list[Path], cap: int, kept: frozenset[str] = frozenset()
     if removed:
         log.info("visitors' files over the disk cap: %.1f MB of the oldest removed", removed / 2**20)
     return removed
+
+
+def open_files() -> set[str]:
+    """The files this process has open, by their real paths (Linux's /proc; elsewhere none are known)."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return set()
+    opened = set()
+    for descriptor in descriptors:
+        try:
+            opened.add(os.readlink(f"/proc/self/fd/{descriptor}"))
+        except OSError:  # closed meanwhile
+            continue
+    return opened
 
 
 def watch(folders: list[Path], cap: int = DISK_CAP, kept: frozenset[str] = frozenset(),

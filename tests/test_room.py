@@ -180,6 +180,19 @@ def test_the_disk_for_visitors_files_stays_under_its_cap_oldest_first(tmp_path):
     assert left == ["cached", *(f"upload{index}" for index in range(6, 10))]  # the newest stay, and the example
 
 
+def test_a_file_still_being_written_is_never_removed_under_the_writer(tmp_path):
+    """An upload still arriving is open in the server's process: removing it then broke the upload (a 500)."""
+    from studio.disk import keep_under
+
+    arriving = tmp_path / "gradio" / "tmpupload"
+    arriving.parent.mkdir()
+    with arriving.open("wb") as upload:
+        upload.write(bytes(300_000))
+        os.utime(arriving, (time.time() - 1000, time.time() - 1000))  # the oldest file there
+        assert keep_under([tmp_path], 0) == 0 and arriving.exists()
+    assert keep_under([tmp_path], 0) == 300_000 and not arriving.exists()  # closed: it counts like any other
+
+
 def test_a_photo_shared_to_the_wall_through_the_page_handler(app_module, tmp_path, monkeypatch):
     from studio import room, wall
     from studio.design import Design
