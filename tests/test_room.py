@@ -26,6 +26,12 @@ def _design_file(tmp_path: Path, colour=(200, 40, 40)) -> str:
     return str(path)
 
 
+def _shared_files(tmp_path: Path, colour=(200, 40, 40), photo: str = "chelsea.png") -> dict:
+    """A design's files as the page shares them: the design, its photo and its painting."""
+    return {"design": _design_file(tmp_path, colour), "photo": str(ASSETS / photo),
+            "painting": str(ASSETS / "wave.jpg")}
+
+
 def _recipe() -> dict:
     from studio import controls
 
@@ -58,7 +64,7 @@ def test_the_wall_shows_names_as_text_and_no_file_of_the_server(tmp_path, monkey
     monkeypatch.setattr(room, "ROOM", Room(tmp_path))
     html, seen = wall.wall()
     assert "Share to the wall" in html  # an empty wall says how designs get there
-    files = {"design": _design_file(tmp_path), "photo": str(ASSETS / "chelsea.png"), "painting": str(ASSETS / "wave.jpg")}
+    files = _shared_files(tmp_path)
     room.ROOM.share(OWNER, "<img src=x onerror=alert(1)>", "Wave", files, _recipe())
     html, seen = wall.wall(seen)
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -93,7 +99,7 @@ def test_a_visitor_cannot_take_back_another_visitors_design(client, tmp_path):
     from studio import wall
 
     room = wall._room()
-    files = {"design": _design_file(tmp_path), "photo": str(ASSETS / "chelsea.png"), "painting": str(ASSETS / "wave.jpg")}
+    files = _shared_files(tmp_path)
     theirs = room.share(OWNER, "Grace", "Wave", files, _recipe())
     with pytest.raises(Exception, match="Only a design shared from this browser"):
         client.predict(theirs.id, STRANGER, api_name="/take_back")
@@ -107,9 +113,8 @@ def test_the_facilitator_stars_hides_sets_the_room_and_downloads_a_session_the_c
     from nst_core.catalogue import read_designs
     from studio import room, wall
 
-    shared = wall._room().share(OWNER, "Katherine", "Wave", {
-        "design": _design_file(tmp_path, (10, 120, 200)), "photo": str(ASSETS / "astronaut.png"),
-        "painting": str(ASSETS / "wave.jpg")}, _recipe())
+    shared = wall._room().share(OWNER, "Katherine", "Wave", _shared_files(tmp_path, (10, 120, 200), "astronaut.png"),
+                                _recipe())
     key = wall.key()
     line, gallery, choices, join = client.predict(key, api_name="/room")
     assert "The line" in line and any("Katherine" in (item.get("caption") or "") for item in gallery)
@@ -133,7 +138,8 @@ def test_the_facilitator_stars_hides_sets_the_room_and_downloads_a_session_the_c
         names = session.namelist()
         table = list(csv.DictReader(io.StringIO(session.read("designs.csv").decode())))
         session.extractall(tmp_path / "session")
-    assert any(name.endswith("design.png") for name in names) and [row["name"] for row in table][-1].endswith("Katherine")
+    assert any(name.endswith("design.png") for name in names)
+    assert [row["name"] for row in table][-1].endswith("Katherine")
     designs, failures = read_designs(tmp_path / "session" / "designs.csv", PRESETS["default"], None)
     assert not failures and designs[-1].photo.is_file() and designs[-1].config.size == int(table[-1]["size"])
 
