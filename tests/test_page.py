@@ -481,7 +481,8 @@ def test_a_photo_too_small_to_paint_is_refused_in_words_and_the_box_emptied(page
     Image.new("RGB", (1, 1), "orange").save(tiny)
     notes = tmp_path / "holiday.jpg"
     notes.write_text("not a picture at all")
-    with fresh_page(page, app_server) as fresh:
+    # Once the page has put its example photo in the box: an upload while it still loads can be replaced by it.
+    with fresh_page(page, app_server, ready="#content img") as fresh:
         for bad, words in ((tiny, "at least 16 pixels"), (notes, "not an image")):
             fresh.locator("#content input[type=file]").set_input_files(str(bad))
             fresh.locator(".toast-body").filter(has_text=words).first.wait_for(timeout=30_000)
